@@ -1,0 +1,65 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "modernize",
+    version,
+    about = "Enterprise application migration platform"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./modernize.toml when it exists.
+    #[arg(long, global = true, env = "MODERNIZE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (and, unless --no-worker, the background worker) until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Run the background worker only.
+    Worker,
+    /// Database administration.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides server.bind).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Do not run the background worker in this process.
+    #[arg(long)]
+    pub no_worker: bool,
+    /// Do not create the demo client and engagement on an empty database.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations (under an advisory lock) and create due partitions.
+    Migrate,
+    /// Show the database in use, migrations and partitions.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the embedded database (no-op when DATABASE_URL is set or it already runs).
+    Start,
+    /// Stop the embedded database.
+    Stop,
+    /// Print the libpq URL of the database in use (starting the embedded one if needed).
+    Url {
+        /// The runtime role's URL instead of the owner's.
+        #[arg(long)]
+        app: bool,
+    },
+}

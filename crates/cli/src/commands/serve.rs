@@ -1,0 +1,52 @@
+//! `modernize serve`: the HTTP API, plus in-process background work unless `--no-worker`.
+
+use crate::cli::ServeArgs;
+use crate::config::Settings;
+use anyhow::Context;
+use modernize_server::AppState;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
+    let db = super::open_migrated(&settings).await?;
+    if !args.no_demo {
+        super::demo::seed(&db).await?;
+    }
+    let listener = TcpListener::bind(&settings.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+    let address = listener.local_addr()?;
+    let background = (!args.no_worker).then(|| {
+        tokio::spawn(modernize_db::partitions::maintain(
+            db.app.clone(),
+            super::worker::PARTITION_CHECK_EVERY,
+        ))
+    });
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let state = AppState::new(db.clone(), settings.server.clone());
+    tracing::info!(%address, "listening");
+    // Machines and scripts read the address from this line (useful with port 0).
+    println!("listening on http://{address}");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(modernize_server::serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    super::shutdown_signal().await;
+    let _ = stop_tx.send(());
+    // In-flight requests may finish within the grace period; after it we stop regardless.
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result??,
+        Err(_) => tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "requests still running after the grace period"
+        ),
+    }
+    if let Some(task) = background {
+        task.abort();
+    }
+    db.app.close().await;
+    db.owner.close().await;
+    tracing::info!("server stopped");
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Where the database is and how we connect to it.
+//!
+//! Two pools: the owner's (migrations, partition maintenance, administration commands) and the
+//! runtime role's (everything a request or job does), so row-level security always applies to
+//! application work.
+
+use crate::RUNTIME_ROLE;
+use crate::embedded::{EmbeddedConfig, EmbeddedPostgres};
+use crate::error::DbError;
+use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Database configuration (section `[database]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Owner connection URL (`DATABASE_URL`). Without it, the embedded database is used.
+    pub url: Option<String>,
+    /// Connection URL of the runtime role; derived from `url` when absent.
+    pub app_url: Option<String>,
+    /// Password given to the runtime role by `db migrate` on an external server.
+    pub app_password: Option<String>,
+    /// Size of the runtime role's pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: None,
+            app_url: None,
+            app_password: None,
+            max_connections: 16,
+        }
+    }
+}
+
+/// The database in use: embedded (started on demand) or external.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    Embedded(EmbeddedPostgres),
+    External { url: String },
+}
+
+impl DatabaseSource {
+    pub fn from_settings(settings: &DatabaseSettings, embedded: EmbeddedConfig) -> Self {
+        match &settings.url {
+            Some(url) if !url.trim().is_empty() => DatabaseSource::External { url: url.clone() },
+            _ => DatabaseSource::Embedded(EmbeddedPostgres::new(embedded)),
+        }
+    }
+
+    /// The owner URL, starting the embedded server first if needed.
+    pub async fn ensure_available(&self) -> Result<String, DbError> {
+        match self {
+            DatabaseSource::Embedded(embedded) => {
+                let handle = embedded.clone();
+                tokio::task::spawn_blocking(move || handle.ensure_running())
+                    .await
+                    .map_err(|e| DbError::OsUser(format!("embedded start task failed: {e}")))??;
+                Ok(embedded.config().owner_url())
+            }
+            DatabaseSource::External { url } => Ok(url.clone()),
+        }
+    }
+
+    /// URL of the runtime role.
+    pub fn app_url(&self, settings: &DatabaseSettings) -> Result<String, DbError> {
+        match (self, &settings.app_url) {
+            (_, Some(url)) => Ok(url.clone()),
+            (DatabaseSource::Embedded(e), None) => {
+                Ok(e.config().url_for(RUNTIME_ROLE, &e.config().database))
+            }
+            (DatabaseSource::External { url }, None) => {
+                let mut parsed = url::Url::parse(url)
+                    .map_err(|e| DbError::BadUrl(redact(url) + ": " + &e.to_string()))?;
+                parsed
+                    .set_username(RUNTIME_ROLE)
+                    .map_err(|_| DbError::BadUrl(redact(url)))?;
+                parsed
+                    .set_password(settings.app_password.as_deref())
+                    .map_err(|_| DbError::BadUrl(redact(url)))?;
+                Ok(parsed.to_string())
+            }
+        }
+    }
+}
+
+/// Both pools, connected and checked.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Owner of the schema: migrations and maintenance only.
+    pub owner: PgPool,
+    /// The runtime role: subject to row-level security.
+    pub app: PgPool,
+}
+
+impl Database {
+    /// Connects the owner pool, checks the server (version, pgvector) and prepares the runtime
+    /// pool, which connects lazily (the role exists only after the first migration).
+    pub async fn open(
+        source: &DatabaseSource,
+        settings: &DatabaseSettings,
+    ) -> Result<Self, DbError> {
+        let owner_url = source.ensure_available().await?;
+        let owner = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options(&owner_url)?)
+            .await
+            .map_err(|source| DbError::Connect {
+                url: redact(&owner_url),
+                source,
+            })?;
+        check_server(&owner, &owner_url).await?;
+        let app_url = source.app_url(settings)?;
+        let app = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy_with(options(&app_url)?);
+        Ok(Database { owner, app })
+    }
+
+    /// Fails unless the runtime pool connects as a role that is neither superuser nor exempt
+    /// from row-level security. Call after migrating.
+    pub async fn verify_runtime_role(&self, app_url: &str) -> Result<(), DbError> {
+        let row: (String, bool, bool) =
+            sqlx::query_as("SELECT rolname::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&self.app)
+                .await
+                .map_err(|source| DbError::ConnectRuntime {
+                    role: RUNTIME_ROLE.into(),
+                    url: redact(app_url),
+                    source,
+                })?;
+        if row.1 || row.2 {
+            return Err(DbError::BadUrl(format!(
+                "the runtime connection logs in as {}, which is a superuser or has BYPASSRLS; \
+                 row-level security would not apply",
+                row.0
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a URL into connection options with statement logging tuned down.
+pub fn options(url: &str) -> Result<PgConnectOptions, DbError> {
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| DbError::BadUrl(format!("{}: {e}", redact(url))))?;
+    Ok(opts
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2))
+        .log_statements(log::LevelFilter::Trace))
+}
+
+/// Refuses servers older than 15 and servers without pgvector.
+async fn check_server(pool: &PgPool, url: &str) -> Result<(), DbError> {
+    let (num, text): (String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version_num'), current_setting('server_version')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if num.parse::<u32>().unwrap_or(0) < 150000 {
+        return Err(DbError::ServerTooOld {
+            url: redact(url),
+            found: text,
+        });
+    }
+    let vector: Option<(String,)> =
+        sqlx::query_as("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+            .fetch_optional(pool)
+            .await?;
+    if vector.is_none() {
+        return Err(DbError::PgvectorMissing { url: redact(url) });
+    }
+    Ok(())
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable URL>".into(),
+    }
+}

@@ -1,0 +1,17 @@
+//! Persistence layer: where the database comes from (embedded or configured), the schema
+//! migrations, connection pools for the owner and the runtime role, and transactions scoped to
+//! a tenant for row-level security.
+
+pub mod connect;
+pub mod embedded;
+pub mod error;
+pub mod migrate;
+pub mod partitions;
+pub mod tenant;
+
+pub use connect::{Database, DatabaseSettings};
+pub use error::DbError;
+
+/// The role the application runs its requests as: not the owner of any table, no BYPASSRLS.
+/// Created by the migrations.
+pub const RUNTIME_ROLE: &str = "modernize_app";

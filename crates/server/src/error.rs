@@ -1,0 +1,156 @@
+//! The one error type of the API and its JSON envelope:
+//!
+//! ```json
+//! {"error": {"code": "not_found", "message": "...", "request_id": "..."}}
+//! ```
+//!
+//! Codes are stable and snake_case; `ErrorCode::status` is the single table from code to HTTP
+//! status. Internal errors are logged once, here, and answered with a generic message: no SQL
+//! or internal detail ever reaches a client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Stable, machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    ValidationFailed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    RequestTimeout,
+    DatabaseUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status of each code.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            BadRequest | InvalidJson => StatusCode::BAD_REQUEST,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Unauthenticated => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Conflict => StatusCode::CONFLICT,
+            RequestTimeout | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The code as it appears in the envelope.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "bad_request",
+            InvalidJson => "invalid_json",
+            UnsupportedMediaType => "unsupported_media_type",
+            PayloadTooLarge => "payload_too_large",
+            ValidationFailed => "validation_failed",
+            Unauthenticated => "unauthenticated",
+            Forbidden => "forbidden",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            Conflict => "conflict",
+            RequestTimeout => "request_timeout",
+            DatabaseUnavailable => "database_unavailable",
+            Internal => "internal",
+        }
+    }
+}
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// Logs `error` with its detail and returns the generic internal error.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::error!(%error, "database unavailable");
+                ApiError::new(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database is unavailable",
+                )
+            }
+            _ => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<modernize_db::DbError> for ApiError {
+    fn from(error: modernize_db::DbError) -> Self {
+        match error {
+            modernize_db::DbError::Sql(sql) => sql.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+/// Body of the error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request id (also in the `x-request-id` header), for support.
+    pub request_id: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code.as_str().to_string(),
+                message: self.message,
+                request_id: crate::middleware::current_request_id(),
+            },
+        };
+        (self.code.status(), Json(body)).into_response()
+    }
+}
