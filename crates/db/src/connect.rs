@@ -75,18 +75,51 @@ impl DatabaseSource {
                 Ok(e.config().url_for(RUNTIME_ROLE, &e.config().database))
             }
             (DatabaseSource::External { url }, None) => {
-                let mut parsed = url::Url::parse(url)
-                    .map_err(|e| DbError::BadUrl(redact(url) + ": " + &e.to_string()))?;
-                parsed
-                    .set_username(RUNTIME_ROLE)
-                    .map_err(|_| DbError::BadUrl(redact(url)))?;
-                parsed
-                    .set_password(settings.app_password.as_deref())
-                    .map_err(|_| DbError::BadUrl(redact(url)))?;
-                Ok(parsed.to_string())
+                with_user(url, RUNTIME_ROLE, settings.app_password.as_deref())
             }
         }
     }
+}
+
+/// `url` with its user (and password) replaced. Works on socket URLs such as
+/// `postgresql://owner@/db?host=/run/pg`, which have no host and which general URL parsers
+/// refuse to give a user.
+pub fn with_user(url: &str, user: &str, password: Option<&str>) -> Result<String, DbError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| DbError::BadUrl(redact(url)))?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let encode =
+        |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("user=") && !p.starts_with("password="))
+        .collect();
+    if host.is_empty() {
+        // Socket URL: the user travels as a parameter.
+        let user_param = format!("user={}", encode(user));
+        let password_param = password.map(|p| format!("password={}", encode(p)));
+        params.push(&user_param);
+        if let Some(p) = &password_param {
+            params.push(p);
+        }
+        return Ok(format!("{scheme}://{path}?{}", params.join("&")));
+    }
+    let userinfo = match password {
+        Some(password) => format!("{}:{}", encode(user), encode(password)),
+        None => encode(user),
+    };
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    };
+    Ok(format!("{scheme}://{userinfo}@{host}{path}{query}"))
 }
 
 /// Both pools, connected and checked.
@@ -158,22 +191,29 @@ pub fn options(url: &str) -> Result<PgConnectOptions, DbError> {
 
 /// Refuses servers older than 15 and servers without pgvector.
 async fn check_server(pool: &PgPool, url: &str) -> Result<(), DbError> {
-    let (num, text): (String, String) = sqlx::query_as(
-        "SELECT current_setting('server_version_num'), current_setting('server_version')",
+    let (num, text, vector): (String, String, bool) = sqlx::query_as(
+        "SELECT current_setting('server_version_num'), current_setting('server_version'), \
+                EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')",
     )
     .fetch_one(pool)
     .await?;
-    if num.parse::<u32>().unwrap_or(0) < 150000 {
+    check_server_facts(url, &num, &text, vector)
+}
+
+/// The decision of `check_server`, on the facts it reads.
+pub fn check_server_facts(
+    url: &str,
+    version_num: &str,
+    version: &str,
+    has_vector: bool,
+) -> Result<(), DbError> {
+    if version_num.parse::<u32>().unwrap_or(0) < 150000 {
         return Err(DbError::ServerTooOld {
             url: redact(url),
-            found: text,
+            found: version.to_string(),
         });
     }
-    let vector: Option<(String,)> =
-        sqlx::query_as("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
-            .fetch_optional(pool)
-            .await?;
-    if vector.is_none() {
+    if !has_vector {
         return Err(DbError::PgvectorMissing { url: redact(url) });
     }
     Ok(())
@@ -181,13 +221,67 @@ async fn check_server(pool: &PgPool, url: &str) -> Result<(), DbError> {
 
 /// The URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparsable URL>".into();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
         }
-        Err(_) => "<unparsable URL>".into(),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_user_of_socket_and_tcp_urls() {
+        assert_eq!(
+            with_user(
+                "postgresql:///db?host=%2Frun&port=5432&user=modernize",
+                "app",
+                None
+            )
+            .unwrap(),
+            "postgresql:///db?host=%2Frun&port=5432&user=app"
+        );
+        assert_eq!(
+            with_user(
+                "postgres://owner:secret@db.example:5433/prod",
+                "app",
+                Some("p@ss word")
+            )
+            .unwrap(),
+            "postgres://app:p%40ss+word@db.example:5433/prod"
+        );
+        assert_eq!(
+            with_user("postgres://localhost/prod", "app", None).unwrap(),
+            "postgres://app@localhost/prod"
+        );
+        assert!(with_user("not a url", "app", None).is_err());
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact("postgresql:///db?host=%2Frun&user=u"),
+            "postgresql:///db?host=%2Frun&user=u"
+        );
+    }
+
+    #[test]
+    fn refuses_old_servers_and_servers_without_pgvector() {
+        let old = check_server_facts("postgres://h/db", "140011", "14.11", true).unwrap_err();
+        assert!(old.to_string().contains("version 14.11"), "{old}");
+        assert!(old.to_string().contains("PostgreSQL 15 or newer"), "{old}");
+        let novector = check_server_facts("postgres://h/db", "160002", "16.2", false).unwrap_err();
+        assert!(novector.to_string().contains("pgvector"), "{novector}");
+        assert!(check_server_facts("postgres://h/db", "150000", "15.0", true).is_ok());
     }
 }

@@ -70,14 +70,15 @@ impl EmbeddedConfig {
 
     /// The libpq URL of `database` as `user`, on the private socket.
     pub fn url_for(&self, user: &str, database: &str) -> String {
-        // libpq and sqlx both read a socket directory from the `host` parameter; the authority
-        // stays empty (`user@/db`).
-        let socket = self.socket_dir();
-        let host: String =
-            url::form_urlencoded::byte_serialize(socket.to_string_lossy().as_bytes()).collect();
+        // libpq and sqlx both read a socket directory from the `host` parameter. The authority
+        // stays empty, so the user goes in a parameter too (sqlx refuses `user@` without host).
+        let encode =
+            |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
         format!(
-            "postgresql://{user}@/{database}?host={host}&port={}",
-            self.port
+            "postgresql:///{database}?host={}&port={}&user={}",
+            encode(&self.socket_dir().to_string_lossy()),
+            self.port,
+            encode(user)
         )
     }
 
