@@ -102,6 +102,9 @@ CREATE TABLE migration.engagements (
     created_by UUID,
 
     CONSTRAINT engagements_pkey PRIMARY KEY (id),
+    -- Target of the composite (engagement_id, client_account_id) foreign keys: a row can only
+    -- reference an engagement of its own client.
+    CONSTRAINT uq_engagements_id_client_account_id UNIQUE (id, client_account_id),
     CONSTRAINT fk_engagements_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT fk_engagements_created_by_users

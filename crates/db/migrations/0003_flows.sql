@@ -29,10 +29,16 @@ CREATE TABLE migration.crewai_flow_state_extensions (
     completed_at TIMESTAMP WITH TIME ZONE,
 
     CONSTRAINT crewai_flow_state_extensions_pkey PRIMARY KEY (flow_id),
+    -- Target of the composite (master_flow_id, client_account_id) foreign keys: a row can only
+    -- reference a master flow of its own client.
+    CONSTRAINT uq_crewai_flow_state_extensions_flow_id_client_account_id
+        UNIQUE (flow_id, client_account_id),
     CONSTRAINT fk_crewai_flow_state_extensions_client_account_id_client_accoun
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
+    -- Composite: the engagement belongs to the same client.
     CONSTRAINT fk_crewai_flow_state_extensions_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE RESTRICT
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT
 );
 
 CREATE INDEX ix_crewai_flow_state_extensions_client_account_id_engagement_id
@@ -85,13 +91,16 @@ CREATE TABLE migration.discovery_flows (
 
     CONSTRAINT discovery_flows_pkey PRIMARY KEY (id),
     CONSTRAINT uq_discovery_flows_flow_id UNIQUE (flow_id),
+    -- Composite: the master flow and the engagement belong to the same client.
     CONSTRAINT fk_discovery_flows_master_flow_id_crewai_flow_state_extensions
-        FOREIGN KEY (master_flow_id) REFERENCES migration.crewai_flow_state_extensions (flow_id)
+        FOREIGN KEY (master_flow_id, client_account_id)
+        REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
         ON DELETE CASCADE,
     CONSTRAINT fk_discovery_flows_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT fk_discovery_flows_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE RESTRICT,
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
     CONSTRAINT fk_discovery_flows_user_id_users
         FOREIGN KEY (user_id) REFERENCES migration.users (id) ON DELETE RESTRICT,
     CONSTRAINT ck_discovery_flows_discovered_assets_count CHECK (discovered_assets_count >= 0)
@@ -141,13 +150,16 @@ CREATE TABLE migration.assessment_flows (
 
     CONSTRAINT assessment_flows_pkey PRIMARY KEY (id),
     CONSTRAINT uq_assessment_flows_flow_id UNIQUE (flow_id),
+    -- Composite: the master flow and the engagement belong to the same client.
     CONSTRAINT fk_assessment_flows_master_flow_id_crewai_flow_state_extensions
-        FOREIGN KEY (master_flow_id) REFERENCES migration.crewai_flow_state_extensions (flow_id)
+        FOREIGN KEY (master_flow_id, client_account_id)
+        REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
         ON DELETE CASCADE,
     CONSTRAINT fk_assessment_flows_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT fk_assessment_flows_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE RESTRICT,
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
     CONSTRAINT fk_assessment_flows_discovery_flow_id_discovery_flows
         FOREIGN KEY (discovery_flow_id) REFERENCES migration.discovery_flows (id) ON DELETE SET NULL
 );
@@ -200,13 +212,16 @@ CREATE TABLE migration.collection_flows (
 
     CONSTRAINT collection_flows_pkey PRIMARY KEY (id),
     CONSTRAINT uq_collection_flows_flow_id UNIQUE (flow_id),
+    -- Composite: the master flow and the engagement belong to the same client.
     CONSTRAINT fk_collection_flows_master_flow_id_crewai_flow_state_extensions
-        FOREIGN KEY (master_flow_id) REFERENCES migration.crewai_flow_state_extensions (flow_id)
+        FOREIGN KEY (master_flow_id, client_account_id)
+        REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
         ON DELETE CASCADE,
     CONSTRAINT fk_collection_flows_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT fk_collection_flows_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE RESTRICT,
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
     CONSTRAINT fk_collection_flows_discovery_flow_id_discovery_flows
         FOREIGN KEY (discovery_flow_id) REFERENCES migration.discovery_flows (id) ON DELETE SET NULL,
     CONSTRAINT ck_collection_flows_automation_tier

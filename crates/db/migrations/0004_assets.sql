@@ -80,9 +80,12 @@ CREATE TABLE migration.assets (
     CONSTRAINT assets_pkey PRIMARY KEY (id),
     -- Target of the composite foreign keys of asset_dependencies (same-tenant guarantee).
     CONSTRAINT uq_assets_id_client_account_id UNIQUE (id, client_account_id),
+    -- Composite: the master flow and the engagement belong to the same client. SET NULL
+    -- clears only master_flow_id (client_account_id is NOT NULL and stays).
     CONSTRAINT fk_assets_master_flow_id_crewai_flow_state_extensions
-        FOREIGN KEY (master_flow_id) REFERENCES migration.crewai_flow_state_extensions (flow_id)
-        ON DELETE SET NULL,
+        FOREIGN KEY (master_flow_id, client_account_id)
+        REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
+        ON DELETE SET NULL (master_flow_id),
     CONSTRAINT fk_assets_discovery_flow_id_discovery_flows
         FOREIGN KEY (discovery_flow_id) REFERENCES migration.discovery_flows (id) ON DELETE SET NULL,
     CONSTRAINT fk_assets_assessment_flow_id_assessment_flows
@@ -90,7 +93,8 @@ CREATE TABLE migration.assets (
     CONSTRAINT fk_assets_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT fk_assets_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE RESTRICT,
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
     CONSTRAINT fk_assets_created_by_users
         FOREIGN KEY (created_by) REFERENCES migration.users (id) ON DELETE SET NULL,
     CONSTRAINT ck_assets_asset_type CHECK (asset_type IN (

@@ -51,9 +51,15 @@ CREATE TABLE migration.agent_task_history (
     created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
 
     CONSTRAINT agent_task_history_pkey PRIMARY KEY (id, created_at),
+    -- Composite: the master flow belongs to the task's client. A composite foreign key is not
+    -- checked when one of its columns is NULL (MATCH SIMPLE), hence the CHECK below: a task
+    -- of a flow is tenant data.
     CONSTRAINT fk_agent_task_history_master_flow_id_crewai_flow_state_extensio
-        FOREIGN KEY (master_flow_id) REFERENCES migration.crewai_flow_state_extensions (flow_id)
-        ON DELETE SET NULL,
+        FOREIGN KEY (master_flow_id, client_account_id)
+        REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
+        ON DELETE SET NULL (master_flow_id),
+    CONSTRAINT ck_agent_task_history_master_flow_requires_client
+        CHECK (master_flow_id IS NULL OR client_account_id IS NOT NULL),
     CONSTRAINT fk_agent_task_history_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT ck_agent_task_history_tokens_used CHECK (tokens_used >= 0),
@@ -218,8 +224,13 @@ CREATE TABLE migration.llm_usage_log (
         FOREIGN KEY (user_id) REFERENCES migration.users (id) ON DELETE SET NULL,
     CONSTRAINT fk_llm_usage_log_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
+    -- Composite: the engagement belongs to the same client. A composite foreign key is not
+    -- checked when one of its columns is NULL (MATCH SIMPLE), hence the CHECK below.
     CONSTRAINT fk_llm_usage_log_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE RESTRICT,
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
+    CONSTRAINT ck_llm_usage_log_engagement_requires_client
+        CHECK (engagement_id IS NULL OR client_account_id IS NOT NULL),
     CONSTRAINT ck_llm_usage_log_prompt_tokens CHECK (prompt_tokens >= 0),
     CONSTRAINT ck_llm_usage_log_completion_tokens CHECK (completion_tokens >= 0),
     CONSTRAINT ck_llm_usage_log_total_tokens CHECK (total_tokens >= 0)
@@ -268,11 +279,15 @@ CREATE TABLE migration.agent_learning_patterns (
     CONSTRAINT agent_learning_patterns_pkey PRIMARY KEY (id),
     CONSTRAINT fk_agent_learning_patterns_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE CASCADE,
+    -- Composite: engagement and master flow belong to the same client. SET NULL clears only
+    -- the referencing id (client_account_id is NOT NULL and stays).
     CONSTRAINT fk_agent_learning_patterns_engagement_id_engagements
-        FOREIGN KEY (engagement_id) REFERENCES migration.engagements (id) ON DELETE SET NULL,
+        FOREIGN KEY (engagement_id, client_account_id)
+        REFERENCES migration.engagements (id, client_account_id) ON DELETE SET NULL (engagement_id),
     CONSTRAINT fk_agent_learning_patterns_master_flow_id_crewai_flow_state_ext
-        FOREIGN KEY (master_flow_id) REFERENCES migration.crewai_flow_state_extensions (flow_id)
-        ON DELETE SET NULL,
+        FOREIGN KEY (master_flow_id, client_account_id)
+        REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
+        ON DELETE SET NULL (master_flow_id),
     CONSTRAINT ck_agent_learning_patterns_insight_type CHECK (insight_type IN (
         'field_mapping_suggestion',
         'risk_pattern',

@@ -4,7 +4,7 @@
 pub mod error;
 pub mod extract;
 pub mod metrics;
-mod middleware;
+pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod settings;

@@ -1,0 +1,59 @@
+//! A real server on a loopback port, over a fresh test database.
+
+use modernize_server::{AppState, ServerSettings};
+use modernize_testkit::TestDb;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[allow(dead_code)]
+pub struct Running {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<std::io::Result<()>>,
+    pub db: TestDb,
+}
+
+#[allow(dead_code)]
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+pub fn settings() -> ServerSettings {
+    ServerSettings {
+        bind: "127.0.0.1:0".into(),
+        request_timeout_secs: 2,
+        ..ServerSettings::default()
+    }
+}
+
+/// Starts `modernize_server::serve` with the product's router on port 0.
+pub async fn start() -> Running {
+    let db = TestDb::new().await;
+    let state = AppState::new(db.database(), settings());
+    start_router(db, modernize_server::app(state)).await
+}
+
+/// Serves any router on port 0 until `stop` is sent.
+pub async fn start_router(db: TestDb, router: axum::Router) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Running {
+        base,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        task,
+        db,
+    }
+}
