@@ -1,0 +1,261 @@
+//! The `modernize` binary end to end: configuration errors, `db` subcommands against a real
+//! database, and `serve` / `worker` processes started, probed and stopped with SIGTERM.
+
+use modernize_testkit::TestDb;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn modernize() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modernize"));
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("MODERNIZE_CONFIG")
+        .env("MODERNIZE_LOG__FILTER", "warn")
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn invalid_configuration_stops_with_a_clear_message_and_status_2() {
+    let out = run(modernize().env("MODERNIZE_SERVER__BIND", "not-an-address").args(["db", "status"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("server.bind"), "{}", stderr(&out));
+
+    let out = run(modernize().env("MODERNIZE_EMBEDDED__PORT", "seventy").args(["db", "status"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).to_lowercase().contains("port"), "{}", stderr(&out));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("modernize.toml");
+    std::fs::write(&file, "[server]\nbind = \"127.0.0.1:0\"\nspeed = \"fast\"\n").unwrap();
+    let out = run(modernize().arg("--config").arg(&file).args(["db", "status"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("speed"), "unknown keys are named: {}", stderr(&out));
+
+    let out = run(modernize().args(["--config", "/nonexistent/modernize.toml", "db", "status"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+
+    let out = run(modernize().env("DATABASE_URL", "mysql://x/y").args(["db", "status"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreachable_database_url_is_a_clear_error() {
+    let out = run(modernize()
+        .env("DATABASE_URL", "postgresql:///nowhere?host=%2Fnonexistent-dir&user=x")
+        .args(["db", "migrate"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect to the database"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn db_migrate_applies_everything_once_and_status_reports_it() {
+    let db = TestDb::empty().await;
+    let url = db.owner_url();
+    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "migrate"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let total = modernize_db::migrate::MIGRATOR.iter().count();
+    assert!(stdout(&out).starts_with(&format!("{total} migration(s) applied")), "{}", stdout(&out));
+    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "migrate"]));
+    assert!(stdout(&out).starts_with("0 migration(s) applied"), "{}", stdout(&out));
+
+    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "status", "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["database"], "external");
+    assert!(status["server_version"].as_str().unwrap().starts_with("18"));
+    assert!(status["pgvector_version"].as_str().unwrap().starts_with("0.8"));
+    let migrations = status["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), total);
+    assert!(migrations.iter().all(|m| m["applied"] == true && m["checksum_ok"] == true));
+    let partitions = status["partitions"].as_array().unwrap();
+    for table in ["agent_task_history", "llm_usage_log", "security_audit_logs"] {
+        assert!(
+            partitions.iter().filter(|p| p["parent"] == table).count() > 2,
+            "{table} has partitions ahead"
+        );
+    }
+
+    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "status"]));
+    assert!(stdout(&out).contains(&format!("migrations: {total} applied, 0 pending")), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn db_url_prints_the_configured_database_and_the_runtime_role() {
+    let db = TestDb::empty().await;
+    let url = db.owner_url();
+    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "url"]));
+    assert_eq!(stdout(&out).trim(), url);
+    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "url", "--app"]));
+    let app = stdout(&out);
+    assert!(app.contains("user=modernize_app"), "{app}");
+    assert!(!app.contains("user=modernize&"), "{app}");
+}
+
+/// A spawned `serve`/`worker` that is killed if the test fails before stopping it.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sigterm(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "process did not exit within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
+    let db = TestDb::empty().await;
+    let mut process = Process(
+        modernize()
+            .env("DATABASE_URL", db.owner_url())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(process.0.stdout.take().unwrap()).lines();
+    let line = lines.next().expect("a line").unwrap();
+    let base = line.strip_prefix("listening on ").expect(&line).to_string();
+
+    let client = reqwest::Client::new();
+    let resp = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let (clients, engagements): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM migration.client_accounts WHERE slug = 'demo'), \
+                (SELECT count(*) FROM migration.engagements)",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!((clients, engagements), (1, 1), "demo client and engagement on first start");
+
+    sigterm(&process.0);
+    let status = wait_exit(&mut process.0, Duration::from_secs(15));
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn serve_refuses_an_address_in_use() {
+    let db = TestDb::new().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(modernize()
+        .env("DATABASE_URL", db.owner_url())
+        .args(["serve", "--no-demo", "--bind", &addr]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("cannot listen on {addr}")), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn worker_runs_until_sigterm() {
+    let db = TestDb::new().await;
+    let mut process = Process(
+        modernize()
+            .env("DATABASE_URL", db.owner_url())
+            .env("MODERNIZE_LOG__FILTER", "info")
+            .arg("worker")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(process.0.stderr.take().unwrap()).lines();
+    let running = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("worker running"));
+    assert!(running.is_some(), "the worker reports it runs");
+    sigterm(&process.0);
+    let status = wait_exit(&mut process.0, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+}
+
+/// As a normal user the server runs as that user, with data under a home it owns. When the
+/// suite runs as root this test runs the binary as `nobody`; otherwise as ourselves.
+#[test]
+fn the_embedded_database_works_for_a_normal_user() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let root = nix::unistd::geteuid().is_root();
+    // Provision the shared installation (as the suite's own user) so the run below only reads it.
+    let shared = modernize_testkit::test_config();
+    modernize_db::embedded::EmbeddedPostgres::new(shared.clone())
+        .ensure_running()
+        .unwrap();
+
+    let base = if root { std::path::PathBuf::from("/var/tmp") } else { std::env::temp_dir() };
+    let dir = tempfile::Builder::new().prefix("modernize-user-").tempdir_in(base).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // A copy of the binary that `nobody` can execute wherever the checkout lives.
+    let binary = dir.path().join("modernize");
+    std::fs::copy(env!("CARGO_BIN_EXE_modernize"), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = dir.path().join("home");
+
+    let as_user = |args: &[&str]| -> Output {
+        let mut cmd = Command::new(&binary);
+        cmd.args(args)
+            .env_remove("DATABASE_URL")
+            .env("HOME", dir.path())
+            .env("MODERNIZE_EMBEDDED__HOME", &home)
+            .env("MODERNIZE_EMBEDDED__CACHE_DIR", &shared.cache_dir)
+            .env("MODERNIZE_LOG__FILTER", "warn")
+            .current_dir(dir.path());
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.output().unwrap()
+    };
+    let out = as_user(&["db", "start"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = as_user(&["db", "url"]);
+    let url = stdout(&out).trim().to_string();
+    assert!(url.contains("user=modernize"), "{url}");
+    let out = as_user(&["db", "migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = as_user(&["db", "status"]);
+    assert!(stdout(&out).contains("embedded (running"), "{}", stdout(&out));
+    if root {
+        let owner = std::fs::metadata(home.join("data/PG_VERSION")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(owner.uid(), 65534, "data belongs to the user who ran it");
+    }
+    let out = as_user(&["db", "stop"]);
+    assert!(stdout(&out).contains("embedded database stopped"), "{}{}", stdout(&out), stderr(&out));
+    let out = as_user(&["db", "status"]);
+    assert!(stdout(&out).contains("stopped"), "{}", stdout(&out));
+}
