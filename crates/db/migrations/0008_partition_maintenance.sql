@@ -86,6 +86,9 @@ BEGIN
                 -- block writers to it, then move those rows into the new table.
                 EXECUTE format('LOCK TABLE migration_partitions.%I IN ACCESS EXCLUSIVE MODE',
                                v_default);
+                -- Moving rows is not deleting them: tells the append-only guard of
+                -- security_audit_logs (0010) to let this transaction's move through.
+                PERFORM pg_catalog.set_config('modernize.moving_partition_rows', 'on', true);
                 EXECUTE format(
                     'WITH moved AS ('
                     '  DELETE FROM migration_partitions.%I'
@@ -105,6 +108,8 @@ BEGIN
                         v_name);
                 END IF;
             END IF;
+
+            PERFORM pg_catalog.set_config('modernize.moving_partition_rows', '', true);
 
             EXECUTE format(
                 'ALTER TABLE migration.%I ATTACH PARTITION migration_partitions.%I '

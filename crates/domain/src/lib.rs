@@ -3,5 +3,6 @@
 //! Everything here is pure so that it can be unit-tested without a database and shared by
 //! the persistence, engine and server layers.
 
+pub mod access;
 pub mod ids;
 pub mod tenancy;

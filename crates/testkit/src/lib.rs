@@ -94,16 +94,35 @@ async fn ensure_template(cfg: &EmbeddedConfig) -> Result<String, Box<dyn std::er
         let pool = PgPool::connect(&cfg.url_for(SUPERUSER, &building)).await?;
         modernize_db::migrate::migrate(&pool, None).await?;
         pool.close().await;
-        sqlx::raw_sql(&format!(
-            "ALTER DATABASE {building} RENAME TO {name}; ALTER DATABASE {name} IS_TEMPLATE true"
-        ))
-        .execute(&mut admin)
+        execute_retrying(
+            &mut admin,
+            &format!(
+                "ALTER DATABASE {building} RENAME TO {name}; ALTER DATABASE {name} IS_TEMPLATE true"
+            ),
+        )
         .await?;
     }
     sqlx::query("SELECT pg_advisory_unlock(727274)")
         .execute(&mut admin)
         .await?;
     Ok(name)
+}
+
+/// Executes `sql`, again while PostgreSQL answers "database is being accessed by other users"
+/// (a connection that is just closing), for up to ten seconds.
+async fn execute_retrying(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    let mut attempts = 0;
+    loop {
+        match sqlx::raw_sql(sql).execute(&mut *conn).await {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("55006") && attempts < 50 =>
+            {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
 }
 
 /// A database of its own for one test. Dropped (with its connections) when the value is.
@@ -137,8 +156,8 @@ impl TestDb {
         let mut admin = PgConnection::connect(&shared.config.url_for(SUPERUSER, "postgres"))
             .await
             .expect("connect to the test server");
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}{template}"))
-            .execute(&mut admin)
+        let create = format!("CREATE DATABASE {name}{template}");
+        execute_retrying(&mut admin, &create)
             .await
             .expect("create the test database");
         let owner = PgPool::connect(&shared.config.url_for(SUPERUSER, &name))

@@ -123,7 +123,11 @@ impl<'a> PgCtl<'a> {
             self.cfg.port
         );
         if self.cfg.ephemeral {
-            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+            // Autovacuum off too: its workers connect to fresh databases and would block
+            // the RENAME / CREATE DATABASE ... TEMPLATE that tests do.
+            options.push_str(
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off",
+            );
         }
         tracing::info!(socket = %socket.display(), "starting the embedded database");
         let mut cmd = self.command("pg_ctl", true);
