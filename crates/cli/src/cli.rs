@@ -27,6 +27,9 @@ pub enum Command {
     /// Database administration.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Installation administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 #[derive(Debug, Args)]
@@ -61,5 +64,21 @@ pub enum DbCommand {
         /// The runtime role's URL instead of the owner's.
         #[arg(long)]
         app: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first platform administrator (only when none exists) and print an API token.
+    Bootstrap {
+        /// The administrator's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Full name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print {"user_id": "...", "token": "..."}.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -29,26 +29,47 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn invalid_configuration_stops_with_a_clear_message_and_status_2() {
-    let out = run(modernize().env("MODERNIZE_SERVER__BIND", "not-an-address").args(["db", "status"]));
+    let out = run(modernize()
+        .env("MODERNIZE_SERVER__BIND", "not-an-address")
+        .args(["db", "status"]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("server.bind"), "{}", stderr(&out));
 
-    let out = run(modernize().env("MODERNIZE_EMBEDDED__PORT", "seventy").args(["db", "status"]));
+    let out = run(modernize()
+        .env("MODERNIZE_EMBEDDED__PORT", "seventy")
+        .args(["db", "status"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).to_lowercase().contains("port"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("port"),
+        "{}",
+        stderr(&out)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("modernize.toml");
-    std::fs::write(&file, "[server]\nbind = \"127.0.0.1:0\"\nspeed = \"fast\"\n").unwrap();
-    let out = run(modernize().arg("--config").arg(&file).args(["db", "status"]));
+    std::fs::write(
+        &file,
+        "[server]\nbind = \"127.0.0.1:0\"\nspeed = \"fast\"\n",
+    )
+    .unwrap();
+    let out = run(modernize()
+        .arg("--config")
+        .arg(&file)
+        .args(["db", "status"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("speed"), "unknown keys are named: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("speed"),
+        "unknown keys are named: {}",
+        stderr(&out)
+    );
 
     let out = run(modernize().args(["--config", "/nonexistent/modernize.toml", "db", "status"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 
-    let out = run(modernize().env("DATABASE_URL", "mysql://x/y").args(["db", "status"]));
+    let out = run(modernize()
+        .env("DATABASE_URL", "mysql://x/y")
+        .args(["db", "status"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("DATABASE_URL"), "{}", stderr(&out));
 }
@@ -56,32 +77,62 @@ fn invalid_configuration_stops_with_a_clear_message_and_status_2() {
 #[test]
 fn unreachable_database_url_is_a_clear_error() {
     let out = run(modernize()
-        .env("DATABASE_URL", "postgresql:///nowhere?host=%2Fnonexistent-dir&user=x")
+        .env(
+            "DATABASE_URL",
+            "postgresql:///nowhere?host=%2Fnonexistent-dir&user=x",
+        )
         .args(["db", "migrate"]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot connect to the database"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot connect to the database"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
 async fn db_migrate_applies_everything_once_and_status_reports_it() {
     let db = TestDb::empty().await;
     let url = db.owner_url();
-    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "migrate"]));
+    let out = run(modernize()
+        .env("DATABASE_URL", &url)
+        .args(["db", "migrate"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let total = modernize_db::migrate::MIGRATOR.iter().count();
-    assert!(stdout(&out).starts_with(&format!("{total} migration(s) applied")), "{}", stdout(&out));
-    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "migrate"]));
-    assert!(stdout(&out).starts_with("0 migration(s) applied"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with(&format!("{total} migration(s) applied")),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(modernize()
+        .env("DATABASE_URL", &url)
+        .args(["db", "migrate"]));
+    assert!(
+        stdout(&out).starts_with("0 migration(s) applied"),
+        "{}",
+        stdout(&out)
+    );
 
-    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "status", "--json"]));
+    let out = run(modernize()
+        .env("DATABASE_URL", &url)
+        .args(["db", "status", "--json"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["database"], "external");
     assert!(status["server_version"].as_str().unwrap().starts_with("18"));
-    assert!(status["pgvector_version"].as_str().unwrap().starts_with("0.8"));
+    assert!(
+        status["pgvector_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("0.8")
+    );
     let migrations = status["migrations"].as_array().unwrap();
     assert_eq!(migrations.len(), total);
-    assert!(migrations.iter().all(|m| m["applied"] == true && m["checksum_ok"] == true));
+    assert!(
+        migrations
+            .iter()
+            .all(|m| m["applied"] == true && m["checksum_ok"] == true)
+    );
     let partitions = status["partitions"].as_array().unwrap();
     for table in ["agent_task_history", "llm_usage_log", "security_audit_logs"] {
         assert!(
@@ -91,7 +142,11 @@ async fn db_migrate_applies_everything_once_and_status_reports_it() {
     }
 
     let out = run(modernize().env("DATABASE_URL", &url).args(["db", "status"]));
-    assert!(stdout(&out).contains(&format!("migrations: {total} applied, 0 pending")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("migrations: {total} applied, 0 pending")),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[tokio::test]
@@ -100,7 +155,9 @@ async fn db_url_prints_the_configured_database_and_the_runtime_role() {
     let url = db.owner_url();
     let out = run(modernize().env("DATABASE_URL", &url).args(["db", "url"]));
     assert_eq!(stdout(&out).trim(), url);
-    let out = run(modernize().env("DATABASE_URL", &url).args(["db", "url", "--app"]));
+    let out = run(modernize()
+        .env("DATABASE_URL", &url)
+        .args(["db", "url", "--app"]));
     let app = stdout(&out);
     assert!(app.contains("user=modernize_app"), "{app}");
     assert!(!app.contains("user=modernize&"), "{app}");
@@ -130,7 +187,10 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(started.elapsed() < limit, "process did not exit within {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "process did not exit within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -162,7 +222,11 @@ async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
     .fetch_one(&db.owner)
     .await
     .unwrap();
-    assert_eq!((clients, engagements), (1, 1), "demo client and engagement on first start");
+    assert_eq!(
+        (clients, engagements),
+        (1, 1),
+        "demo client and engagement on first start"
+    );
 
     sigterm(&process.0);
     let status = wait_exit(&mut process.0, Duration::from_secs(15));
@@ -174,11 +238,18 @@ async fn serve_refuses_an_address_in_use() {
     let db = TestDb::new().await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = run(modernize()
-        .env("DATABASE_URL", db.owner_url())
-        .args(["serve", "--no-demo", "--bind", &addr]));
+    let out = run(modernize().env("DATABASE_URL", db.owner_url()).args([
+        "serve",
+        "--no-demo",
+        "--bind",
+        &addr,
+    ]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains(&format!("cannot listen on {addr}")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
@@ -217,8 +288,15 @@ fn the_embedded_database_works_for_a_normal_user() {
         .ensure_running()
         .unwrap();
 
-    let base = if root { std::path::PathBuf::from("/var/tmp") } else { std::env::temp_dir() };
-    let dir = tempfile::Builder::new().prefix("modernize-user-").tempdir_in(base).unwrap();
+    let base = if root {
+        std::path::PathBuf::from("/var/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("modernize-user-")
+        .tempdir_in(base)
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     // A copy of the binary that `nobody` can execute wherever the checkout lives.
     let binary = dir.path().join("modernize");
@@ -248,14 +326,101 @@ fn the_embedded_database_works_for_a_normal_user() {
     let out = as_user(&["db", "migrate"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = as_user(&["db", "status"]);
-    assert!(stdout(&out).contains("embedded (running"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("embedded (running"),
+        "{}",
+        stdout(&out)
+    );
     if root {
         let owner = std::fs::metadata(home.join("data/PG_VERSION")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!(owner.uid(), 65534, "data belongs to the user who ran it");
     }
     let out = as_user(&["db", "stop"]);
-    assert!(stdout(&out).contains("embedded database stopped"), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("embedded database stopped"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let out = as_user(&["db", "status"]);
     assert!(stdout(&out).contains("stopped"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn admin_bootstrap_creates_one_platform_admin_with_a_token_shown_once() {
+    let db = TestDb::new().await;
+    let url = db.owner_url();
+    let out = run(modernize().env("DATABASE_URL", &url).args([
+        "admin",
+        "bootstrap",
+        "--email",
+        "Root@Example.com",
+        "--json",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let user_id = printed["user_id"].as_str().unwrap().to_string();
+    let token = printed["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("mdz_") && token.len() == 47, "{token}");
+
+    let (email, role, global): (String, String, bool) = sqlx::query_as(
+        "SELECT u.email, r.role, r.client_account_id IS NULL AND r.engagement_id IS NULL \
+           FROM migration.users u JOIN migration.user_roles r ON r.user_id = u.id WHERE u.id = $1::uuid",
+    )
+    .bind(&user_id)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (email.as_str(), role.as_str(), global),
+        ("root@example.com", "admin", true)
+    );
+
+    // Only the digest is stored; the clear token appears in no column.
+    let (stored,): (Vec<u8>,) = sqlx::query_as("SELECT token_hash FROM migration.api_tokens")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    use sha2::Digest;
+    assert_eq!(stored, sha2::Sha256::digest(token.as_bytes()).to_vec());
+    let (leaks,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM migration.api_tokens t WHERE to_jsonb(t)::text LIKE '%' || $1 || '%'",
+    )
+    .bind(&token[4..])
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(leaks, 0);
+
+    let (audited,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM migration.security_audit_logs \
+          WHERE event_type IN ('user.created', 'role.granted', 'token.created') AND target_id IS NOT NULL",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 3);
+
+    let out = run(modernize().env("DATABASE_URL", &url).args([
+        "admin",
+        "bootstrap",
+        "--email",
+        "second@example.com",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+
+    let out = run(modernize().env("DATABASE_URL", &url).args([
+        "admin",
+        "bootstrap",
+        "--email",
+        "not-an-email",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a valid e-mail address"),
+        "{}",
+        stderr(&out)
+    );
 }

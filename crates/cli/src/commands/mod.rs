@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod admin;
 mod db;
 mod demo;
 mod serve;
@@ -14,6 +15,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, settings).await,
         Command::Worker => worker::run(settings).await,
         Command::Db(cmd) => db::run(cmd, settings).await,
+        Command::Admin(cmd) => admin::run(cmd, settings).await,
     }
 }
 

@@ -1,0 +1,3 @@
+//! Authentication (who is calling) and authorization (may they do this here).
+
+pub mod api_token;
