@@ -109,33 +109,33 @@ fn role_allows(role: Role, level: Level, action: Action) -> bool {
     use Level::*;
     use Role::*;
     match (role, level) {
-        (Admin, Platform) => true,
-        (_, Platform) => false,
-        (Admin, ClientLevel) => !matches!(action, ManageClients | ManagePlatform),
-        (Admin, EngagementLevel) => matches!(
+        (Admin, Global) => true,
+        (_, Global) => false,
+        (Admin, OfClient) => !matches!(action, ManageClients | ManagePlatform),
+        (Admin, OfEngagement) => matches!(
             action,
             ReadClient | ReadEngagement | WriteEngagement | ManageEngagement | ManageUsers
         ),
-        (Analyst, ClientLevel | EngagementLevel) => {
+        (Analyst, OfClient | OfEngagement) => {
             matches!(action, ReadClient | ReadEngagement | WriteEngagement)
         }
-        (Viewer, ClientLevel | EngagementLevel) => matches!(action, ReadClient | ReadEngagement),
+        (Viewer, OfClient | OfEngagement) => matches!(action, ReadClient | ReadEngagement),
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
-    Platform,
-    ClientLevel,
-    EngagementLevel,
+    Global,
+    OfClient,
+    OfEngagement,
 }
 
 /// Whether a grant's scope covers the target, and at which level.
 fn covers(scope: Scope, target: Target, action: Action) -> Option<Level> {
     match (scope, target) {
-        (Scope::Platform, _) => Some(Level::Platform),
+        (Scope::Platform, _) => Some(Level::Global),
         (Scope::Client { client_account_id }, t) if t.client() == Some(client_account_id) => {
-            Some(Level::ClientLevel)
+            Some(Level::OfClient)
         }
         (
             Scope::Engagement {
@@ -145,11 +145,11 @@ fn covers(scope: Scope, target: Target, action: Action) -> Option<Level> {
             t,
         ) => match t {
             Target::Engagement(c, e) if c == client_account_id && e == engagement_id => {
-                Some(Level::EngagementLevel)
+                Some(Level::OfEngagement)
             }
             // Seeing the client an engagement belongs to is part of working on it.
             Target::Client(c) if c == client_account_id && action == Action::ReadClient => {
-                Some(Level::EngagementLevel)
+                Some(Level::OfEngagement)
             }
             _ => None,
         },

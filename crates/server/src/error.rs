@@ -28,6 +28,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    LimitExceeded,
+    ClientInactive,
     RequestTimeout,
     DatabaseUnavailable,
     Internal,
@@ -46,7 +48,7 @@ impl ErrorCode {
             Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Conflict => StatusCode::CONFLICT,
+            Conflict | LimitExceeded | ClientInactive => StatusCode::CONFLICT,
             RequestTimeout | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -66,6 +68,8 @@ impl ErrorCode {
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Conflict => "conflict",
+            LimitExceeded => "limit_exceeded",
+            ClientInactive => "client_inactive",
             RequestTimeout => "request_timeout",
             DatabaseUnavailable => "database_unavailable",
             Internal => "internal",
@@ -79,6 +83,15 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Field-level problems of a `validation_failed` error.
+    pub details: Vec<FieldError>,
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
 }
 
 impl ApiError {
@@ -86,6 +99,17 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// `validation_failed` listing every invalid field.
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+        ApiError {
+            code: ErrorCode::ValidationFailed,
+            message: format!("invalid fields: {}", fields.join(", ")),
+            details,
         }
     }
 
@@ -100,8 +124,46 @@ impl ApiError {
     }
 }
 
+/// Client errors for named database constraints: the one place where constraint names become
+/// API answers. Anything not listed is an internal error.
+fn from_constraint(constraint: &str) -> Option<ApiError> {
+    let (code, message) = match constraint {
+        "uq_client_accounts_slug" => (
+            ErrorCode::Conflict,
+            "a client account with this slug exists",
+        ),
+        "uq_users_email" => (
+            ErrorCode::Conflict,
+            "a user with this e-mail address exists",
+        ),
+        "uq_users_auth0_user_id" => (
+            ErrorCode::Conflict,
+            "a user with this identity-provider subject exists",
+        ),
+        "ck_role_scope" => (
+            ErrorCode::ValidationFailed,
+            "only the admin role can be granted without a client or engagement",
+        ),
+        c if c.starts_with("ck_") => (
+            ErrorCode::ValidationFailed,
+            "a value is outside its allowed range or set",
+        ),
+        c if c.starts_with("fk_") => (
+            ErrorCode::ValidationFailed,
+            "a referenced object does not exist",
+        ),
+        _ => return None,
+    };
+    Some(ApiError::new(code, message))
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error
+            && let Some(mapped) = db.constraint().and_then(from_constraint)
+        {
+            return mapped;
+        }
         match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::error!(%error, "database unavailable");
@@ -140,6 +202,9 @@ pub struct ErrorBody {
     pub message: String,
     /// The request id (also in the `x-request-id` header), for support.
     pub request_id: Option<String>,
+    /// For `validation_failed`: each invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<FieldError>,
 }
 
 impl IntoResponse for ApiError {
@@ -149,6 +214,7 @@ impl IntoResponse for ApiError {
                 code: self.code.as_str().to_string(),
                 message: self.message,
                 request_id: crate::middleware::current_request_id(),
+                details: self.details,
             },
         };
         (self.code.status(), Json(body)).into_response()

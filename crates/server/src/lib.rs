@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod validate;
 
 pub use error::{ApiError, ErrorCode};
 pub use settings::ServerSettings;

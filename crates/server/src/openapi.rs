@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::error::{ErrorBody, ErrorEnvelope};
-use crate::routes::{health, meta};
+use crate::error::{ErrorBody, ErrorEnvelope, FieldError};
+use crate::routes::{clients, engagements, health, meta};
 use crate::state::AppState;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -15,8 +15,13 @@ use utoipa_axum::routes;
         description = "Enterprise application migration platform. Every error is answered with the \
                        envelope `{\"error\": {\"code\", \"message\", \"request_id\"}}`."
     ),
-    components(schemas(ErrorEnvelope, ErrorBody)),
-    tags((name = "operations", description = "Health, readiness, metrics, API description"))
+    components(schemas(ErrorEnvelope, ErrorBody, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics, API description"),
+        (name = "clients", description = "Client accounts (tenants)"),
+        (name = "engagements", description = "Engagements of a client account")
+    )
 )]
 struct ApiDoc;
 
@@ -27,6 +32,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::get_readiness))
         .routes(routes!(meta::get_metrics))
         .routes(routes!(meta::get_openapi))
+        .merge(clients::routes())
+        .merge(engagements::routes())
+}
+
+/// Declares the `bearer` security scheme: API tokens (`mdz_...`) and access tokens.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
 /// The document, built once.

@@ -57,3 +57,36 @@ pub async fn start_router(db: TestDb, router: axum::Router) -> Running {
         db,
     }
 }
+
+/// A user with the given grants and an API token, created directly in the database.
+#[allow(dead_code)]
+pub async fn user_with_token(
+    db: &TestDb,
+    email: &str,
+    grants: &[(
+        modernize_domain::access::Role,
+        modernize_domain::access::Scope,
+    )],
+) -> (modernize_domain::ids::UserId, String) {
+    let mut conn = db.owner.acquire().await.unwrap();
+    let user = modernize_db::identity::create_user(&mut conn, email, None, None)
+        .await
+        .unwrap();
+    for (role, scope) in grants {
+        modernize_db::identity::grant_role(&mut conn, user, *role, *scope, None, None)
+            .await
+            .unwrap();
+    }
+    let minted = modernize_server::auth::api_token::mint();
+    modernize_db::identity::insert_api_token(
+        &mut conn,
+        user,
+        "test",
+        &minted.display_prefix,
+        &minted.digest,
+        None,
+    )
+    .await
+    .unwrap();
+    (user, minted.token)
+}
