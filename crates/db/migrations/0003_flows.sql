@@ -91,6 +91,8 @@ CREATE TABLE migration.discovery_flows (
 
     CONSTRAINT discovery_flows_pkey PRIMARY KEY (id),
     CONSTRAINT uq_discovery_flows_flow_id UNIQUE (flow_id),
+    -- Target of the tenant-consistent provenance links (assessment/collection flows, assets).
+    CONSTRAINT uq_discovery_flows_id_client_account_id UNIQUE (id, client_account_id),
     -- Composite: the master flow and the engagement belong to the same client.
     CONSTRAINT fk_discovery_flows_master_flow_id_crewai_flow_state_extensions
         FOREIGN KEY (master_flow_id, client_account_id)
@@ -150,6 +152,8 @@ CREATE TABLE migration.assessment_flows (
 
     CONSTRAINT assessment_flows_pkey PRIMARY KEY (id),
     CONSTRAINT uq_assessment_flows_flow_id UNIQUE (flow_id),
+    -- Target of the tenant-consistent provenance link assets.assessment_flow_id.
+    CONSTRAINT uq_assessment_flows_id_client_account_id UNIQUE (id, client_account_id),
     -- Composite: the master flow and the engagement belong to the same client.
     CONSTRAINT fk_assessment_flows_master_flow_id_crewai_flow_state_extensions
         FOREIGN KEY (master_flow_id, client_account_id)
@@ -161,7 +165,9 @@ CREATE TABLE migration.assessment_flows (
         FOREIGN KEY (engagement_id, client_account_id)
         REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
     CONSTRAINT fk_assessment_flows_discovery_flow_id_discovery_flows
-        FOREIGN KEY (discovery_flow_id) REFERENCES migration.discovery_flows (id) ON DELETE SET NULL
+        FOREIGN KEY (discovery_flow_id, client_account_id)
+        REFERENCES migration.discovery_flows (id, client_account_id)
+        ON DELETE SET NULL (discovery_flow_id)
 );
 
 CREATE INDEX ix_assessment_flows_master_flow_id ON migration.assessment_flows (master_flow_id);
@@ -223,7 +229,9 @@ CREATE TABLE migration.collection_flows (
         FOREIGN KEY (engagement_id, client_account_id)
         REFERENCES migration.engagements (id, client_account_id) ON DELETE RESTRICT,
     CONSTRAINT fk_collection_flows_discovery_flow_id_discovery_flows
-        FOREIGN KEY (discovery_flow_id) REFERENCES migration.discovery_flows (id) ON DELETE SET NULL,
+        FOREIGN KEY (discovery_flow_id, client_account_id)
+        REFERENCES migration.discovery_flows (id, client_account_id)
+        ON DELETE SET NULL (discovery_flow_id),
     CONSTRAINT ck_collection_flows_automation_tier
         CHECK (automation_tier IN ('tier_1', 'tier_2', 'tier_3', 'tier_4')),
     CONSTRAINT ck_collection_flows_progress_percentage

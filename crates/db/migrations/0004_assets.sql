@@ -87,9 +87,13 @@ CREATE TABLE migration.assets (
         REFERENCES migration.crewai_flow_state_extensions (flow_id, client_account_id)
         ON DELETE SET NULL (master_flow_id),
     CONSTRAINT fk_assets_discovery_flow_id_discovery_flows
-        FOREIGN KEY (discovery_flow_id) REFERENCES migration.discovery_flows (id) ON DELETE SET NULL,
+        FOREIGN KEY (discovery_flow_id, client_account_id)
+        REFERENCES migration.discovery_flows (id, client_account_id)
+        ON DELETE SET NULL (discovery_flow_id),
     CONSTRAINT fk_assets_assessment_flow_id_assessment_flows
-        FOREIGN KEY (assessment_flow_id) REFERENCES migration.assessment_flows (id) ON DELETE SET NULL,
+        FOREIGN KEY (assessment_flow_id, client_account_id)
+        REFERENCES migration.assessment_flows (id, client_account_id)
+        ON DELETE SET NULL (assessment_flow_id),
     CONSTRAINT fk_assets_client_account_id_client_accounts
         FOREIGN KEY (client_account_id) REFERENCES migration.client_accounts (id) ON DELETE RESTRICT,
     CONSTRAINT fk_assets_engagement_id_engagements

@@ -700,3 +700,48 @@ async fn the_runtime_role_is_unprivileged_and_cannot_read_partitions() {
         .map(drop);
     assert_eq!(sqlstate(result).0, "42501");
 }
+
+#[tokio::test]
+async fn provenance_links_cannot_point_at_another_tenants_flow() {
+    let w = world().await;
+    let mut conn = w.db.owner.acquire().await.unwrap();
+    let attempts = [
+        (
+            "INSERT INTO migration.assets (client_account_id, engagement_id, asset_name, discovery_flow_id) \
+             VALUES ($1, $2, 'probe', $3)",
+            "fk_assets_discovery_flow_id_discovery_flows",
+        ),
+        (
+            "INSERT INTO migration.assessment_flows (flow_id, client_account_id, engagement_id, discovery_flow_id) \
+             VALUES (gen_random_uuid(), $1, $2, $3)",
+            "fk_assessment_flows_discovery_flow_id_discovery_flows",
+        ),
+        (
+            "INSERT INTO migration.collection_flows (flow_id, client_account_id, engagement_id, discovery_flow_id) \
+             VALUES (gen_random_uuid(), $1, $2, $3)",
+            "fk_collection_flows_discovery_flow_id_discovery_flows",
+        ),
+    ];
+    for (sql, constraint) in attempts {
+        let result = sqlx::query(sql)
+            .bind(w.a.client)
+            .bind(w.a.engagement)
+            .bind(w.b.discovery_flow)
+            .execute(&mut *conn)
+            .await;
+        let (code, name) = sqlstate(result.map(|_| ()));
+        assert_eq!(
+            code, "23503",
+            "{constraint}: cross-tenant provenance accepted"
+        );
+        assert_eq!(name.as_deref(), Some(constraint));
+        // The same link within the tenant is fine.
+        sqlx::query(sql)
+            .bind(w.a.client)
+            .bind(w.a.engagement)
+            .bind(w.a.discovery_flow)
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{constraint}: same-tenant link refused: {e}"));
+    }
+}

@@ -626,13 +626,16 @@ const FKS: &[Fk] = &[
     ),
     fk("assessment_flows", CLIENT, "client_accounts", ID, 'r'),
     fk("assessment_flows", ENG, "engagements", ENG_REF, 'r'),
-    fk(
-        "assessment_flows",
-        &["discovery_flow_id"],
-        "discovery_flows",
-        ID,
-        'n',
-    ),
+    Fk {
+        set_null_cols: &["discovery_flow_id"],
+        ..fk(
+            "assessment_flows",
+            &["discovery_flow_id", "client_account_id"],
+            "discovery_flows",
+            ENG_REF,
+            'n',
+        )
+    },
     fk(
         "collection_flows",
         MASTER,
@@ -642,13 +645,16 @@ const FKS: &[Fk] = &[
     ),
     fk("collection_flows", CLIENT, "client_accounts", ID, 'r'),
     fk("collection_flows", ENG, "engagements", ENG_REF, 'r'),
-    fk(
-        "collection_flows",
-        &["discovery_flow_id"],
-        "discovery_flows",
-        ID,
-        'n',
-    ),
+    Fk {
+        set_null_cols: &["discovery_flow_id"],
+        ..fk(
+            "collection_flows",
+            &["discovery_flow_id", "client_account_id"],
+            "discovery_flows",
+            ENG_REF,
+            'n',
+        )
+    },
     Fk {
         set_null_cols: &["master_flow_id"],
         ..fk(
@@ -659,14 +665,26 @@ const FKS: &[Fk] = &[
             'n',
         )
     },
-    fk("assets", &["discovery_flow_id"], "discovery_flows", ID, 'n'),
-    fk(
-        "assets",
-        &["assessment_flow_id"],
-        "assessment_flows",
-        ID,
-        'n',
-    ),
+    Fk {
+        set_null_cols: &["discovery_flow_id"],
+        ..fk(
+            "assets",
+            &["discovery_flow_id", "client_account_id"],
+            "discovery_flows",
+            ENG_REF,
+            'n',
+        )
+    },
+    Fk {
+        set_null_cols: &["assessment_flow_id"],
+        ..fk(
+            "assets",
+            &["assessment_flow_id", "client_account_id"],
+            "assessment_flows",
+            ENG_REF,
+            'n',
+        )
+    },
     fk("assets", CLIENT, "client_accounts", ID, 'r'),
     fk("assets", ENG, "engagements", ENG_REF, 'r'),
     fk("assets", &["created_by"], "users", ID, 'n'),
@@ -754,6 +772,16 @@ const UNIQUES: &[(&str, &str, &[&str])] = &[
         "assessment_flows",
         "uq_assessment_flows_flow_id",
         &["flow_id"],
+    ),
+    (
+        "discovery_flows",
+        "uq_discovery_flows_id_client_account_id",
+        &["id", "client_account_id"],
+    ),
+    (
+        "assessment_flows",
+        "uq_assessment_flows_id_client_account_id",
+        &["id", "client_account_id"],
     ),
     (
         "collection_flows",
