@@ -27,6 +27,9 @@ pub enum Command {
     /// Database administration.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Benchmarks against the configured database server (in a scratch database).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Installation administration.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -81,4 +84,21 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Job queue throughput (claim + complete) with 1, 2, 8 workers, beside a bare
+    /// SKIP LOCKED claim-and-delete loop on the same server.
+    Queue(BenchQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchQueueArgs {
+    /// Jobs per run.
+    #[arg(long, default_value_t = 20_000)]
+    pub jobs: u32,
+    /// Worker counts to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,8")]
+    pub workers: Vec<usize>,
 }

@@ -22,6 +22,7 @@ pub struct Settings {
     pub embedded: EmbeddedSettings,
     pub server: ServerSettings,
     pub log: LogSettings,
+    pub worker: modernize_engine::WorkerSettings,
 }
 
 /// Section `[embedded]`: the embedded PostgreSQL used when no database URL is configured.
@@ -87,7 +88,7 @@ impl Default for LogSettings {
     }
 }
 
-const SECTIONS: [&str; 4] = ["database__", "embedded__", "server__", "log__"];
+const SECTIONS: [&str; 5] = ["database__", "embedded__", "server__", "log__", "worker__"];
 
 impl Settings {
     pub fn load(cli: &Cli) -> anyhow::Result<Settings> {
@@ -147,6 +148,7 @@ impl Settings {
         {
             bail!("DATABASE_URL must start with postgres:// or postgresql://");
         }
+        self.worker.validate().map_err(anyhow::Error::msg)?;
         if self.server.request_timeout_secs == 0 {
             bail!("server.request_timeout_secs must be at least 1");
         }

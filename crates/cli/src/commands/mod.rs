@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod admin;
+mod bench;
 mod db;
 mod demo;
 mod serve;
@@ -15,6 +16,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, settings).await,
         Command::Worker => worker::run(settings).await,
         Command::Db(cmd) => db::run(cmd, settings).await,
+        Command::Bench(cmd) => bench::run(cmd, settings).await,
         Command::Admin(cmd) => admin::run(cmd, settings).await,
     }
 }

@@ -22,6 +22,12 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
             super::worker::PARTITION_CHECK_EVERY,
         ))
     });
+    let (jobs_stop_tx, jobs_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let jobs = (!args.no_worker).then(|| {
+        tokio::spawn(super::worker::job_worker(&db, &settings).run(async {
+            let _ = jobs_stop_rx.await;
+        }))
+    });
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let state = AppState::new(db.clone(), settings.server.clone());
     tracing::info!(%address, "listening");
@@ -34,6 +40,9 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     }));
     super::shutdown_signal().await;
     let _ = stop_tx.send(());
+    // The job worker stops claiming at once; its running jobs finish or are released within
+    // worker.shutdown_grace_secs, concurrently with the requests' grace period.
+    let _ = jobs_stop_tx.send(());
     // In-flight requests may finish within the grace period; after it we stop regardless.
     match tokio::time::timeout(grace, server).await {
         Ok(result) => result??,
@@ -41,6 +50,9 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
             grace_secs = grace.as_secs(),
             "requests still running after the grace period"
         ),
+    }
+    if let Some(task) = jobs {
+        task.await??;
     }
     if let Some(task) = background {
         task.abort();

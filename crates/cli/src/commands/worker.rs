@@ -1,22 +1,57 @@
 //! `modernize worker`: background work outside the API process.
 
 use crate::config::Settings;
+use modernize_engine::queue::{Registry, Worker};
 use std::time::Duration;
 
 /// How often time partitions are checked (creation is idempotent and cheap).
 pub const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
+/// The job kinds this build runs. Each feature that defines a job kind registers its handler
+/// here; until then the worker runs the queue machinery (reaping expired leases) and claims
+/// nothing, rather than pretending to do work.
+pub fn job_registry(_db: &modernize_db::Database) -> Registry {
+    Registry::new()
+}
+
+/// The job queue worker of this process.
+pub fn job_worker(db: &modernize_db::Database, settings: &Settings) -> Worker {
+    Worker::new(
+        db.app.clone(),
+        job_registry(db),
+        settings.worker.to_config(),
+    )
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let db = super::open_migrated(&settings).await?;
+    // Signal handlers are installed before the process reports that it runs, so a SIGTERM
+    // sent right after that line is handled (gracefully) rather than killing the process.
+    let shutdown = stop_signals()?;
     tracing::info!("worker running");
     let maintenance = tokio::spawn(modernize_db::partitions::maintain(
         db.app.clone(),
         PARTITION_CHECK_EVERY,
     ));
-    super::shutdown_signal().await;
+    // Returns after SIGINT/SIGTERM once running jobs finished or were released.
+    job_worker(&db, &settings).run(shutdown).await?;
     maintenance.abort();
     db.app.close().await;
     db.owner.close().await;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// SIGINT/SIGTERM, registered now; the returned future resolves on the first of them.
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        tracing::info!("shutdown requested");
+    })
 }
