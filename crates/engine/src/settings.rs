@@ -56,3 +56,27 @@ impl WorkerSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        let defaults = WorkerSettings::default();
+        assert!(defaults.validate().is_ok());
+        let config = defaults.to_config();
+        assert_eq!(config.lease, Duration::from_secs(60));
+        assert_eq!(config.poll_interval, Duration::from_millis(5_000));
+        let zero = WorkerSettings {
+            concurrency: 0,
+            ..WorkerSettings::default()
+        };
+        assert!(zero.validate().unwrap_err().contains("worker.concurrency"));
+        let short = WorkerSettings {
+            lease_secs: 1,
+            ..WorkerSettings::default()
+        };
+        assert!(short.validate().unwrap_err().contains("worker.lease_secs"));
+    }
+}

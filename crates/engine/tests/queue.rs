@@ -392,8 +392,27 @@ async fn notify_wakes_an_idle_worker_long_before_its_poll_interval() {
     let mut registry = Registry::new();
     registry.register(Record);
     let (stop, handle) = start(&db, registry, config(30_000));
-    // Let the worker reach its idle wait (first poll done, LISTEN registered).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait until the worker's listener has run LISTEN (a wake-up sent before that is lost by
+    // design, and this test must not fall back to polling).
+    let waiting = Instant::now();
+    loop {
+        let (listening,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+        if listening > 0 {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "the worker never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     let mut tx = platform(&db.app).await;
     let id = queue::enqueue::<Record>(&mut tx, None, &RecordInput { sleep_ms: 0 })
@@ -520,4 +539,86 @@ async fn shutdown_lets_short_jobs_finish_and_releases_long_ones() {
             .await
             .unwrap();
     assert_eq!(effects, 0);
+}
+
+/// Same kind as `Record`, but enqueues any JSON: used to store an input `Record` cannot decode.
+struct UntypedRecord;
+
+impl queue::Job for UntypedRecord {
+    type Input = serde_json::Value;
+    const KIND: &'static str = "test.record";
+    async fn run(&self, _: Self::Input, _: &mut queue::JobContext) -> Result<(), JobError> {
+        unreachable!("only used to enqueue")
+    }
+}
+
+/// Panics in its handler.
+struct Panicking;
+
+impl queue::Job for Panicking {
+    type Input = serde_json::Value;
+    const KIND: &'static str = "test.panicking";
+    const MAX_ATTEMPTS: i32 = 2;
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(10),
+            jitter: 0.0,
+        }
+    }
+    async fn run(&self, _: Self::Input, _: &mut queue::JobContext) -> Result<(), JobError> {
+        panic!("handler bug")
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_error_is_dead_at_once_and_a_panic_is_a_failed_attempt() {
+    let db = TestDb::new().await;
+    create_effects_table(&db.owner).await;
+    let mut tx = platform(&db.app).await;
+    let undecodable =
+        queue::enqueue::<UntypedRecord>(&mut tx, None, &serde_json::json!({"wrong": true}))
+            .await
+            .unwrap();
+    let panicking = queue::enqueue::<Panicking>(&mut tx, None, &serde_json::json!({}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut registry = Registry::new();
+    registry.register(Record).register(Panicking);
+    let (stop, handle) = start(&db, registry, config(100));
+    assert_eq!(
+        wait_for_status(&db.owner, undecodable, "dead", Duration::from_secs(10)).await,
+        ("dead".into(), 1),
+        "an input the handler cannot decode is not retried"
+    );
+    assert_eq!(
+        wait_for_status(&db.owner, panicking, "dead", Duration::from_secs(10)).await,
+        ("dead".into(), 2),
+        "a panic counts as a failed attempt; the worker survives it"
+    );
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+    let errors: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT last_error FROM migration.jobs WHERE id = ANY($1) ORDER BY kind")
+            .bind(vec![undecodable, panicking])
+            .fetch_all(&db.owner)
+            .await
+            .unwrap();
+    assert!(
+        errors[0]
+            .0
+            .as_deref()
+            .unwrap()
+            .contains("handler panicked: handler bug"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1]
+            .0
+            .as_deref()
+            .unwrap()
+            .contains("cannot decode the input of test.record"),
+        "{errors:?}"
+    );
 }
