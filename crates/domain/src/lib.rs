@@ -4,6 +4,7 @@
 //! the persistence, engine and server layers.
 
 pub mod access;
+pub mod flow;
 pub mod ids;
 pub mod tenancy;
 pub mod validate;
