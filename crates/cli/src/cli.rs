@@ -72,6 +72,16 @@ pub enum DbCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Re-wrap every stored secret under the active vault master key (optionally a newly
+    /// generated one). Afterwards older keys can be removed from the configuration.
+    RotateKeys {
+        /// Generate a new master key in the key file and make it active first.
+        #[arg(long)]
+        generate: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create the first platform administrator (only when none exists) and print an API token.
     Bootstrap {
         /// The administrator's e-mail address.

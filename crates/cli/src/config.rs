@@ -22,6 +22,8 @@ pub struct Settings {
     pub embedded: EmbeddedSettings,
     pub server: ServerSettings,
     pub log: LogSettings,
+    pub auth: modernize_server::settings::AuthSettings,
+    pub vault: modernize_server::settings::VaultSettings,
     pub worker: modernize_engine::WorkerSettings,
 }
 
@@ -88,7 +90,7 @@ impl Default for LogSettings {
     }
 }
 
-const SECTIONS: [&str; 5] = ["database__", "embedded__", "server__", "log__", "worker__"];
+const SECTIONS: &[&str] = &["database__", "embedded__", "server__", "log__", "worker__", "auth__", "vault__"];
 
 impl Settings {
     pub fn load(cli: &Cli) -> anyhow::Result<Settings> {

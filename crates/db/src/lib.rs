@@ -4,12 +4,14 @@
 
 pub mod audit;
 pub mod connect;
+pub mod credentials;
 pub mod embedded;
 pub mod error;
 pub mod identity;
 pub mod migrate;
 pub mod partitions;
 pub mod tenant;
+pub mod users;
 
 pub use connect::{Database, DatabaseSettings};
 pub use error::DbError;

@@ -191,6 +191,26 @@ async fn insert_row(
         "jobs" => {
             "INSERT INTO migration.jobs (id, client_account_id, kind) VALUES ($1, $2, 'test')"
         }
+        "planning_flows" | "execution_flows" => {
+            if table == "planning_flows" {
+                "INSERT INTO migration.planning_flows \
+                    (id, flow_id, master_flow_id, client_account_id, engagement_id) \
+                 VALUES ($1, gen_random_uuid(), $4, $2, $3)"
+            } else {
+                "INSERT INTO migration.execution_flows \
+                    (id, flow_id, master_flow_id, client_account_id, engagement_id) \
+                 VALUES ($1, gen_random_uuid(), $4, $2, $3)"
+            }
+        }
+        "flow_events" => {
+            "INSERT INTO migration.flow_events (flow_id, client_account_id, kind) \
+             VALUES ($4, $2, $1::text)"
+        }
+        "flow_approvals" => {
+            "INSERT INTO migration.flow_approvals \
+                (id, flow_id, client_account_id, phase, decided_at, decision) \
+             VALUES ($1, $4, $2, 'review', now(), 'approve')"
+        }
         // One lane per client: a second insert for the same client touches the existing lane.
         "job_lanes" => {
             "INSERT INTO migration.job_lanes (id, client_account_id) VALUES ($1, $2) \
@@ -247,6 +267,10 @@ async fn seed_tenant(pool: &PgPool, t: &Tenant, shared: &Shared, extra: bool) {
         "security_audit_logs",
         "jobs",
         "job_lanes",
+        "planning_flows",
+        "execution_flows",
+        "flow_events",
+        "flow_approvals",
     ];
     let rounds = if extra { 2 } else { 1 };
     for round in 0..rounds {

@@ -472,6 +472,11 @@ const CHANGED: &[(&str, Col)] = &[
         "crewai_flow_state_extensions",
         col("flow_id", "uuid", true, Def::GenRandomUuid),
     ),
+    // 0021: 'pending' is no flow status.
+    (
+        "assessment_flows",
+        col("status", "character varying(50)", false, Def::Lit("initialized")),
+    ),
 ];
 
 /// Documented deviations that add a column.
@@ -496,6 +501,35 @@ const ADDED: &[(&str, Col)] = &[
     (
         "security_audit_logs",
         col("client_account_id", "uuid", false, Def::None),
+    ),
+    // 0021 (flow engine): master status and phase run, child phases.
+    (
+        "crewai_flow_state_extensions",
+        col("status", "character varying(50)", true, Def::Lit("initialized")),
+    ),
+    (
+        "crewai_flow_state_extensions",
+        col("phase_run_id", "uuid", false, Def::None),
+    ),
+    (
+        "crewai_flow_state_extensions",
+        col("created_by", "uuid", false, Def::None),
+    ),
+    (
+        "discovery_flows",
+        col("current_phase", "character varying(100)", false, Def::None),
+    ),
+    (
+        "assessment_flows",
+        col("current_phase", "character varying(100)", false, Def::None),
+    ),
+    (
+        "assessment_flows",
+        col("phases", "jsonb", true, Def::Lit("{}")),
+    ),
+    (
+        "collection_flows",
+        col("phases", "jsonb", true, Def::Lit("{}")),
     ),
     // The additional internal table.
     (
@@ -843,11 +877,25 @@ const CHECKS: &[(&str, &[&str])] = &[
     ("user_roles", &["ck_user_roles_role", "ck_role_scope"]),
     (
         "discovery_flows",
-        &["ck_discovery_flows_discovered_assets_count"],
+        &[
+            "ck_discovery_flows_discovered_assets_count",
+            "ck_discovery_flows_status",
+            "ck_discovery_flows_phases",
+        ],
+    ),
+    (
+        "assessment_flows",
+        &["ck_assessment_flows_status", "ck_assessment_flows_phases"],
+    ),
+    (
+        "crewai_flow_state_extensions",
+        &["ck_crewai_flow_state_extensions_status"],
     ),
     (
         "collection_flows",
         &[
+            "ck_collection_flows_status",
+            "ck_collection_flows_phases",
             "ck_collection_flows_automation_tier",
             "ck_collection_flows_progress_percentage",
             "ck_collection_flows_completeness_percentage",

@@ -24,6 +24,11 @@ pub enum ErrorCode {
     PayloadTooLarge,
     ValidationFailed,
     Unauthenticated,
+    InvalidCredentials,
+    MfaRequired,
+    InvalidMfaCode,
+    UserInactive,
+    AccountLocked,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -32,6 +37,7 @@ pub enum ErrorCode {
     ClientInactive,
     RequestTimeout,
     DatabaseUnavailable,
+    VaultNotConfigured,
     Internal,
 }
 
@@ -44,12 +50,17 @@ impl ErrorCode {
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            Unauthenticated => StatusCode::UNAUTHORIZED,
+            Unauthenticated | InvalidCredentials | MfaRequired | InvalidMfaCode | UserInactive => {
+                StatusCode::UNAUTHORIZED
+            }
+            AccountLocked => StatusCode::TOO_MANY_REQUESTS,
             Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict | LimitExceeded | ClientInactive => StatusCode::CONFLICT,
-            RequestTimeout | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RequestTimeout | DatabaseUnavailable | VaultNotConfigured => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -64,6 +75,11 @@ impl ErrorCode {
             PayloadTooLarge => "payload_too_large",
             ValidationFailed => "validation_failed",
             Unauthenticated => "unauthenticated",
+            InvalidCredentials => "invalid_credentials",
+            MfaRequired => "mfa_required",
+            InvalidMfaCode => "invalid_mfa_code",
+            UserInactive => "user_inactive",
+            AccountLocked => "account_locked",
             Forbidden => "forbidden",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
@@ -72,6 +88,7 @@ impl ErrorCode {
             ClientInactive => "client_inactive",
             RequestTimeout => "request_timeout",
             DatabaseUnavailable => "database_unavailable",
+            VaultNotConfigured => "vault_not_configured",
             Internal => "internal",
         }
     }
@@ -139,6 +156,20 @@ fn from_constraint(constraint: &str) -> Option<ApiError> {
         "uq_users_auth0_user_id" => (
             ErrorCode::Conflict,
             "a user with this identity-provider subject exists",
+        ),
+        "uq_platform_adapters_adapter_name_version" => (
+            ErrorCode::Conflict,
+            "an adapter with this name and version exists",
+        ),
+        "uq_platform_credentials_client_account_id_platform_adapter_id_c" => (
+            ErrorCode::Conflict,
+            "a credential with this name exists for this adapter",
+        ),
+        // Deleting an adapter that credentials still use (ON DELETE RESTRICT). Inserting a
+        // credential for a missing adapter is checked before the insert.
+        "fk_platform_credentials_platform_adapter_id_platform_adapters" => (
+            ErrorCode::Conflict,
+            "the adapter is used by stored credentials; delete them first",
         ),
         "ck_role_scope" => (
             ErrorCode::ValidationFailed,

@@ -7,10 +7,12 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pagination;
 pub mod routes;
 pub mod settings;
 pub mod state;
 pub mod validate;
+pub mod vault;
 
 pub use error::{ApiError, ErrorCode};
 pub use settings::ServerSettings;

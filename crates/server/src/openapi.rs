@@ -1,7 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::error::{ErrorBody, ErrorEnvelope, FieldError};
-use crate::routes::{clients, engagements, health, meta};
+use crate::routes::{adapters, clients, credentials, engagements, health, meta};
+use crate::routes::{audit, me, members, roles, tokens, users};
+use crate::routes::{auth, mfa};
 use crate::state::AppState;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -20,7 +22,13 @@ use utoipa_axum::routes;
     tags(
         (name = "operations", description = "Health, readiness, metrics, API description"),
         (name = "clients", description = "Client accounts (tenants)"),
-        (name = "engagements", description = "Engagements of a client account")
+        (name = "engagements", description = "Engagements of a client account"),
+        (name = "auth", description = "Local login, sessions (access and refresh tokens), passwords and the TOTP second factor"),
+        (name = "adapters", description = "Catalogue of platform integration adapters"),
+        (name = "credentials", description = "Encrypted platform credentials of a client (secrets are never returned)"),
+        (name = "users", description = "Users, client members and role grants"),
+        (name = "me", description = "The caller's own account, profile and API tokens"),
+        (name = "audit", description = "Security audit log search and review")
     )
 )]
 struct ApiDoc;
@@ -34,6 +42,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::get_openapi))
         .merge(clients::routes())
         .merge(engagements::routes())
+        .merge(auth::routes())
+        .merge(mfa::routes())
+        .merge(adapters::routes())
+        .merge(credentials::routes())
+        .merge(users::routes())
+        .merge(members::routes())
+        .merge(roles::routes())
+        .merge(me::routes())
+        .merge(tokens::routes())
+        .merge(audit::routes())
 }
 
 /// Declares the `bearer` security scheme: API tokens (`mdz_...`) and access tokens.

@@ -1,6 +1,7 @@
 //! State shared by every handler.
 
-use crate::settings::ServerSettings;
+use crate::settings::{AuthSettings, ServerSettings};
+use crate::vault::Keyring;
 use metrics_exporter_prometheus::PrometheusHandle;
 use modernize_db::Database;
 use std::sync::Arc;
@@ -10,6 +11,13 @@ pub struct AppState {
     pub db: Database,
     pub metrics: PrometheusHandle,
     pub settings: Arc<ServerSettings>,
+    pub auth: Arc<AuthSettings>,
+    /// Master keys for secrets at rest; `None` when none are configured (storing secrets is
+    /// then refused with a clear error).
+    pub keyring: Option<Arc<Keyring>>,
+    /// Per-process authentication state built from `auth`: the access-token signing key and
+    /// the OIDC verifier with its JWKS cache.
+    pub authn: Arc<crate::auth::session::AuthRuntime>,
 }
 
 impl AppState {
@@ -18,6 +26,25 @@ impl AppState {
             db,
             metrics: crate::metrics::handle(),
             settings: Arc::new(settings),
+            auth: Arc::new(AuthSettings::default()),
+            keyring: None,
+            authn: Arc::new(crate::auth::session::AuthRuntime::new(Arc::new(
+                AuthSettings::default(),
+            ))),
         }
+    }
+
+    /// With authentication settings.
+    pub fn with_auth(mut self, auth: AuthSettings) -> Self {
+        self.auth = Arc::new(auth);
+        self.authn = Arc::new(crate::auth::session::AuthRuntime::new(self.auth.clone()));
+        self.authn.prepare();
+        self
+    }
+
+    /// With master keys for secrets at rest.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(Arc::new(keyring));
+        self
     }
 }

@@ -12,6 +12,9 @@ use serde_json::json;
 
 pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::RotateKeys { generate, json } => {
+            super::rotate_keys::run(&settings, generate, json).await
+        }
         AdminCommand::Bootstrap { email, name, json } => {
             bootstrap(&settings, &email, name.as_deref(), json).await
         }

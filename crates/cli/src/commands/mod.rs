@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod db;
 mod demo;
+mod rotate_keys;
 mod serve;
 mod worker;
 

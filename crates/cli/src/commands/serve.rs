@@ -9,6 +9,11 @@ use tokio::net::TcpListener;
 
 pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     let db = super::open_migrated(&settings).await?;
+    // Invalid vault keys stop the server before it listens.
+    let keyring = super::rotate_keys::keyring(&settings)?;
+    // So do invalid authentication settings (signing key, OIDC provider).
+    modernize_server::auth::session::check_settings(&settings.auth)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     if !args.no_demo {
         super::demo::seed(&db).await?;
     }
@@ -29,7 +34,11 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         }))
     });
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
-    let state = AppState::new(db.clone(), settings.server.clone());
+    let mut state =
+        AppState::new(db.clone(), settings.server.clone()).with_auth(settings.auth.clone());
+    if let Some(keyring) = keyring {
+        state = state.with_keyring(keyring);
+    }
     tracing::info!(%address, "listening");
     // Machines and scripts read the address from this line (useful with port 0).
     println!("listening on http://{address}");

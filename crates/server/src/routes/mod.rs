@@ -1,7 +1,19 @@
 //! One module per resource, each exporting its handlers (`<verb>_<resource>`) and a `routes()`
 //! function registering them with their OpenAPI descriptions.
 
+pub mod adapters;
+pub mod audit;
+pub mod auth;
 pub mod clients;
+pub mod credentials;
 pub mod engagements;
 pub mod health;
+pub mod me;
+pub mod members;
 pub mod meta;
+pub mod mfa;
+pub mod platform_roles;
+pub mod roles;
+pub mod tokens;
+pub mod user_common;
+pub mod users;

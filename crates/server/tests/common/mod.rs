@@ -1,5 +1,8 @@
 //! A real server on a loopback port, over a fresh test database.
 
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use modernize_server::{AppState, ServerSettings};
 use modernize_testkit::TestDb;
 use tokio::net::TcpListener;
