@@ -90,7 +90,15 @@ impl Default for LogSettings {
     }
 }
 
-const SECTIONS: &[&str] = &["database__", "embedded__", "server__", "log__", "worker__", "auth__", "vault__"];
+const SECTIONS: &[&str] = &[
+    "database__",
+    "embedded__",
+    "server__",
+    "log__",
+    "worker__",
+    "auth__",
+    "vault__",
+];
 
 impl Settings {
     pub fn load(cli: &Cli) -> anyhow::Result<Settings> {

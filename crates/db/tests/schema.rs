@@ -475,7 +475,12 @@ const CHANGED: &[(&str, Col)] = &[
     // 0021: 'pending' is no flow status.
     (
         "assessment_flows",
-        col("status", "character varying(50)", false, Def::Lit("initialized")),
+        col(
+            "status",
+            "character varying(50)",
+            false,
+            Def::Lit("initialized"),
+        ),
     ),
 ];
 
@@ -505,7 +510,12 @@ const ADDED: &[(&str, Col)] = &[
     // 0021 (flow engine): master status and phase run, child phases.
     (
         "crewai_flow_state_extensions",
-        col("status", "character varying(50)", true, Def::Lit("initialized")),
+        col(
+            "status",
+            "character varying(50)",
+            true,
+            Def::Lit("initialized"),
+        ),
     ),
     (
         "crewai_flow_state_extensions",

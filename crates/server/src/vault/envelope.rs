@@ -98,11 +98,19 @@ impl Keyring {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Sealed {
         let mut data_key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut data_key);
-        let (wrap_nonce, wrapped) = self.wrap(&self.active, &data_key, aad).expect("active key exists");
+        let (wrap_nonce, wrapped) = self
+            .wrap(&self.active, &data_key, aad)
+            .expect("active key exists");
         let data_nonce = random_nonce();
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&data_key));
         let ciphertext = cipher
-            .encrypt(Nonce::from_slice(&data_nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                Nonce::from_slice(&data_nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .expect("AES-GCM encryption of a bounded message cannot fail");
         data_key.fill(0);
         let mut blob = Vec::with_capacity(HEADER + ciphertext.len());
@@ -123,7 +131,13 @@ impl Keyring {
         let (data_nonce, ciphertext) = rest.split_at(NONCE);
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&data_key));
         let plain = cipher
-            .decrypt(Nonce::from_slice(data_nonce), Payload { msg: ciphertext, aad })
+            .decrypt(
+                Nonce::from_slice(data_nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| VaultError::Corrupt);
         data_key.fill(0);
         plain
@@ -145,8 +159,16 @@ impl Keyring {
         })
     }
 
-    fn wrap(&self, key_id: &str, data_key: &[u8; 32], aad: &[u8]) -> Result<([u8; NONCE], Vec<u8>), VaultError> {
-        let master = self.keys.get(key_id).ok_or_else(|| VaultError::UnknownKey(key_id.into()))?;
+    fn wrap(
+        &self,
+        key_id: &str,
+        data_key: &[u8; 32],
+        aad: &[u8],
+    ) -> Result<([u8; NONCE], Vec<u8>), VaultError> {
+        let master = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| VaultError::UnknownKey(key_id.into()))?;
         let nonce = random_nonce();
         let wrapped = Aes256Gcm::new(master)
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: data_key, aad })
@@ -155,7 +177,11 @@ impl Keyring {
     }
 
     /// The data key and the remainder of the blob (data nonce + ciphertext).
-    fn unwrap_key<'a>(&self, sealed: &'a Sealed, aad: &[u8]) -> Result<([u8; 32], &'a [u8]), VaultError> {
+    fn unwrap_key<'a>(
+        &self,
+        sealed: &'a Sealed,
+        aad: &[u8],
+    ) -> Result<([u8; 32], &'a [u8]), VaultError> {
         let blob = &sealed.blob;
         if blob.len() < HEADER + 16 || blob[0] != VERSION {
             return Err(VaultError::Corrupt);
@@ -186,7 +212,10 @@ mod tests {
     use super::*;
 
     fn ring(active: &str, ids: &[(&str, &str)]) -> Keyring {
-        let keys = ids.iter().map(|(i, k)| (i.to_string(), k.to_string())).collect();
+        let keys = ids
+            .iter()
+            .map(|(i, k)| (i.to_string(), k.to_string()))
+            .collect();
         Keyring::new(active, &keys).unwrap()
     }
 
@@ -197,33 +226,60 @@ mod tests {
         let old = ring("k1", &[("k1", &k1)]);
         let sealed = old.seal(b"s3cret-password", b"credential:1");
         assert_eq!(sealed.key_id, "k1");
-        assert!(!sealed.blob.windows(6).any(|w| w == b"s3cret"), "no plaintext in the blob");
-        assert_eq!(old.open(&sealed, b"credential:1").unwrap(), b"s3cret-password");
+        assert!(
+            !sealed.blob.windows(6).any(|w| w == b"s3cret"),
+            "no plaintext in the blob"
+        );
+        assert_eq!(
+            old.open(&sealed, b"credential:1").unwrap(),
+            b"s3cret-password"
+        );
         // Bound to its record.
         assert_eq!(old.open(&sealed, b"credential:2"), Err(VaultError::Corrupt));
 
         let both = ring("k2", &[("k1", &k1), ("k2", &k2)]);
         let rotated = both.rewrap(&sealed, b"credential:1").unwrap();
         assert_eq!(rotated.key_id, "k2");
-        assert_eq!(&rotated.blob[HEADER..], &sealed.blob[HEADER..], "ciphertext untouched");
+        assert_eq!(
+            &rotated.blob[HEADER..],
+            &sealed.blob[HEADER..],
+            "ciphertext untouched"
+        );
         let only_new = ring("k2", &[("k2", &k2)]);
-        assert_eq!(only_new.open(&rotated, b"credential:1").unwrap(), b"s3cret-password");
-        assert_eq!(only_new.open(&sealed, b"credential:1"), Err(VaultError::UnknownKey("k1".into())));
+        assert_eq!(
+            only_new.open(&rotated, b"credential:1").unwrap(),
+            b"s3cret-password"
+        );
+        assert_eq!(
+            only_new.open(&sealed, b"credential:1"),
+            Err(VaultError::UnknownKey("k1".into()))
+        );
     }
 
     #[test]
     fn refuses_bad_keys_and_tampering() {
-        let keys = [("k".to_string(), "short".to_string())].into_iter().collect();
-        assert_eq!(Keyring::new("k", &keys).unwrap_err(), VaultError::BadKey("k".into()));
+        let keys = [("k".to_string(), "short".to_string())]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            Keyring::new("k", &keys).unwrap_err(),
+            VaultError::BadKey("k".into())
+        );
         let k = Keyring::generate_key();
         assert!(matches!(ring("k", &[("k", &k)]), r if r.active_key_id() == "k"));
         let keys = [("k".to_string(), k.clone())].into_iter().collect();
-        assert_eq!(Keyring::new("other", &keys).unwrap_err(), VaultError::UnknownKey("other".into()));
+        assert_eq!(
+            Keyring::new("other", &keys).unwrap_err(),
+            VaultError::UnknownKey("other".into())
+        );
         let r = ring("k", &[("k", &k)]);
         let mut sealed = r.seal(b"x", b"");
         let last = sealed.blob.len() - 1;
         sealed.blob[last] ^= 1;
         assert_eq!(r.open(&sealed, b""), Err(VaultError::Corrupt));
-        assert!(!format!("{r:?}").contains(&k), "Debug never shows key material");
+        assert!(
+            !format!("{r:?}").contains(&k),
+            "Debug never shows key material"
+        );
     }
 }
