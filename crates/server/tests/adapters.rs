@@ -1,7 +1,6 @@
 //! The adapter catalogue: platform administrators maintain it, every authenticated user reads
 //! it; fields are validated; duplicates and adapters still in use are refused with 409.
 
-
 mod common;
 
 use modernize_domain::access::{Role, Scope};

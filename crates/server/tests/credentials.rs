@@ -3,7 +3,6 @@
 //! their row and client, tenants cannot reach each other's credentials, and every read is
 //! audited.
 
-
 mod common;
 
 use modernize_domain::access::{Role, Scope};
