@@ -675,3 +675,68 @@ async fn another_clients_administrator_finds_nothing_and_changes_nothing() {
         200
     );
 }
+
+#[tokio::test]
+async fn users_of_an_identity_provider_are_created_with_their_subject() {
+    let w = world().await;
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&w.admin),
+            Some(json!({"email": "sso@example.com", "subject": "auth0|abc123"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["auth0_user_id"], "auth0|abc123");
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&w.admin),
+            Some(json!({"email": "other@example.com", "subject": "auth0|abc123"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&w.admin),
+            Some(json!({"email": "x@example.com", "subject": "local|spoof"})),
+        )
+        .await;
+    assert_eq!((status, fields(&body)), (422, vec!["subject".to_string()]));
+    // A local user created without a subject can be linked to the provider later.
+    let (_, local) = w
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&w.admin),
+            Some(json!({"email": "later@example.com"})),
+        )
+        .await;
+    assert!(
+        local["auth0_user_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("local|")
+    );
+    let path = format!("/api/v1/users/{}", local["id"].as_str().unwrap());
+    let (status, linked) = w
+        .call(
+            "PATCH",
+            &path,
+            Some(&w.admin),
+            Some(json!({"subject": "google-oauth2|42"})),
+        )
+        .await;
+    assert_eq!(
+        (status, linked["auth0_user_id"].as_str()),
+        (200, Some("google-oauth2|42"))
+    );
+}

@@ -15,13 +15,15 @@ pub struct User {
     pub email: String,
     pub full_name: Option<String>,
     pub avatar_url: Option<String>,
+    /// Subject at the identity provider; `local|<id>` for users without one.
+    pub auth0_user_id: String,
     pub is_active: bool,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-pub const USER_COLUMNS: &str = "id, email, full_name, avatar_url, coalesce(is_active, false) AS is_active, \
+pub const USER_COLUMNS: &str = "id, email, full_name, avatar_url, auth0_user_id, coalesce(is_active, false) AS is_active, \
     last_login_at, created_at, updated_at";
 
 /// One role row: a role granted to a user at the platform, a client or an engagement.

@@ -50,6 +50,9 @@ pub struct UserFields {
     pub full_name: Option<String>,
     /// http(s) URL, at most 500 characters.
     pub avatar_url: Option<String>,
+    /// The user's subject (`sub`) at the OpenID Connect provider, for users who sign in there
+    /// (stored in `auth0_user_id`). Users without one sign in locally or with API tokens.
+    pub subject: Option<String>,
 }
 
 impl UserFields {
@@ -60,6 +63,15 @@ impl UserFields {
         }
         user_common::full_name(&mut c, self.full_name.as_deref());
         user_common::avatar_url(&mut c, self.avatar_url.as_deref());
+        c.text("subject", self.subject.as_deref(), 255, false);
+        if let Some(subject) = &self.subject {
+            if subject.trim().is_empty() {
+                c.fail("subject", "must not be blank");
+            } else if subject.starts_with("local|") {
+                // `local|` marks users without an identity provider.
+                c.fail("subject", "must not start with local|");
+            }
+        }
         c.finish()
     }
 }
@@ -102,7 +114,7 @@ pub async fn create_user(
         &mut tx,
         &email,
         fields.full_name.as_deref().map(str::trim),
-        None,
+        fields.subject.as_deref(),
     )
     .await?
     .0;
@@ -249,12 +261,13 @@ pub async fn update_user(
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     let updated = sqlx::query(
         "UPDATE migration.users SET email = coalesce($2, email), full_name = coalesce($3, full_name), \
-            avatar_url = coalesce($4, avatar_url) WHERE id = $1",
+            avatar_url = coalesce($4, avatar_url), auth0_user_id = coalesce($5, auth0_user_id) WHERE id = $1",
     )
     .bind(user_id)
     .bind(&fields.email)
     .bind(fields.full_name.as_deref().map(str::trim))
     .bind(&fields.avatar_url)
+    .bind(&fields.subject)
     .execute(&mut *tx)
     .await?
     .rows_affected();
