@@ -5,6 +5,7 @@ use modernize_db::Database;
 use modernize_domain::tenancy::TenantScope;
 
 pub async fn seed(db: &Database) -> anyhow::Result<()> {
+    hint_bootstrap(db).await?;
     let mut tx =
         modernize_db::tenant::begin(&db.app, TenantScope::Platform { user_id: None }).await?;
     let (clients,): (i64,) = sqlx::query_as("SELECT count(*) FROM migration.client_accounts")
@@ -31,5 +32,20 @@ pub async fn seed(db: &Database) -> anyhow::Result<()> {
     .await?;
     tx.commit().await?;
     tracing::info!(client_account.id = %client_id, engagement.id = %engagement_id, "created demo client and engagement");
+    Ok(())
+}
+
+/// Tells the operator how to get in when no platform administrator exists yet.
+async fn hint_bootstrap(db: &Database) -> anyhow::Result<()> {
+    let mut tx =
+        modernize_db::tenant::begin(&db.app, TenantScope::Platform { user_id: None }).await?;
+    let admins = modernize_db::identity::count_platform_admins(&mut tx).await?;
+    tx.commit().await?;
+    if admins == 0 {
+        tracing::warn!(
+            "no platform administrator yet: run `modernize admin bootstrap --email you@example.com` \
+             to create one and get an API token"
+        );
+    }
     Ok(())
 }
