@@ -3,79 +3,11 @@
 //! another client's resources.
 
 mod common;
+mod identity_support;
 
+use identity_support::world;
 use modernize_domain::access::{Role, Scope};
-use modernize_domain::ids::{ClientAccountId, EngagementId};
 use serde_json::{Value, json};
-
-struct World {
-    server: common::Running,
-    admin: String,
-}
-
-async fn world() -> World {
-    let server = common::start().await;
-    let (_, admin) = common::user_with_token(
-        &server.db,
-        "root@example.com",
-        &[(Role::Admin, Scope::Platform)],
-    )
-    .await;
-    World { server, admin }
-}
-
-impl World {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .server
-            .client
-            .request(method.parse().unwrap(), self.server.url(path));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn client(&self, slug: &str, extra: Value) -> ClientAccountId {
-        let mut body = json!({"name": format!("Client {slug}"), "slug": slug});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let (status, client) = self
-            .call("POST", "/api/v1/clients", Some(&self.admin), Some(body))
-            .await;
-        assert_eq!(status, 201, "{client}");
-        ClientAccountId(client["id"].as_str().unwrap().parse().unwrap())
-    }
-
-    async fn engagement(&self, client: ClientAccountId, name: &str) -> EngagementId {
-        let (status, e) = self
-            .call(
-                "POST",
-                &format!("/api/v1/clients/{client}/engagements"),
-                Some(&self.admin),
-                Some(json!({"name": name})),
-            )
-            .await;
-        assert_eq!(status, 201, "{e}");
-        EngagementId(e["id"].as_str().unwrap().parse().unwrap())
-    }
-}
 
 #[tokio::test]
 async fn requests_without_valid_credentials_are_refused_and_audited() {
