@@ -33,6 +33,23 @@ pub enum Command {
     /// Installation administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Agent task analytics.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Recompute agent_performance_daily for one day (UTC) from agent_task_history; running it
+    /// again gives the same rows.
+    Rollup {
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

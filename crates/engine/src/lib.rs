@@ -1,9 +1,13 @@
 //! The engine of Modernize: background work that outlives a request.
 //!
-//! For now this is the durable job queue ([`queue`]): typed jobs stored in PostgreSQL,
-//! enqueued in the caller's transaction, claimed under a lease by workers, retried with
-//! backoff, and fair between clients. Flows and agents build on it.
+//! - [`queue`]: the durable job queue: typed jobs stored in PostgreSQL, enqueued in the
+//!   caller's transaction, claimed under a lease by workers, retried with backoff, and fair
+//!   between clients.
+//! - [`flows`]: the flow engine on top of it: master and child flows, the flow and phase state
+//!   machines, phase steps run as queue jobs, approval gates, flow events, agent task tracking
+//!   and the daily agent performance rollup.
 
+pub mod flows;
 pub mod queue;
 pub mod settings;
 

@@ -33,6 +33,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    InvalidTransition,
     LimitExceeded,
     ClientInactive,
     RequestTimeout,
@@ -57,7 +58,7 @@ impl ErrorCode {
             Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Conflict | LimitExceeded | ClientInactive => StatusCode::CONFLICT,
+            Conflict | InvalidTransition | LimitExceeded | ClientInactive => StatusCode::CONFLICT,
             RequestTimeout | DatabaseUnavailable | VaultNotConfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -84,6 +85,7 @@ impl ErrorCode {
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Conflict => "conflict",
+            InvalidTransition => "invalid_transition",
             LimitExceeded => "limit_exceeded",
             ClientInactive => "client_inactive",
             RequestTimeout => "request_timeout",

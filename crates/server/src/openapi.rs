@@ -4,6 +4,7 @@ use crate::error::{ErrorBody, ErrorEnvelope, FieldError};
 use crate::routes::{adapters, clients, credentials, engagements, health, meta};
 use crate::routes::{audit, me, members, roles, tokens, users};
 use crate::routes::{auth, mfa};
+use crate::routes::flows;
 use crate::state::AppState;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -23,6 +24,7 @@ use utoipa_axum::routes;
         (name = "operations", description = "Health, readiness, metrics, API description"),
         (name = "clients", description = "Client accounts (tenants)"),
         (name = "engagements", description = "Engagements of a client account"),
+        (name = "flows", description = "Flows of an engagement: status, pause/resume/cancel/retry, approvals, server-sent events"),
         (name = "auth", description = "Local login, sessions (access and refresh tokens), passwords and the TOTP second factor"),
         (name = "adapters", description = "Catalogue of platform integration adapters"),
         (name = "credentials", description = "Encrypted platform credentials of a client (secrets are never returned)"),
@@ -42,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::get_openapi))
         .merge(clients::routes())
         .merge(engagements::routes())
+        .merge(flows::routes())
         .merge(auth::routes())
         .merge(mfa::routes())
         .merge(adapters::routes())

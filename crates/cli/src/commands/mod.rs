@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod admin;
+mod agents;
 mod bench;
 mod db;
 mod demo;
@@ -19,6 +20,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Db(cmd) => db::run(cmd, settings).await,
         Command::Bench(cmd) => bench::run(cmd, settings).await,
         Command::Admin(cmd) => admin::run(cmd, settings).await,
+        Command::Agents(cmd) => agents::run(cmd, settings).await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! `modernize worker`: background work outside the API process.
 
 use crate::config::Settings;
+use modernize_engine::flows::rollup::{self, RollupDaily};
+use modernize_engine::flows::{FlowRegistry, RunPhase};
 use modernize_engine::queue::{Registry, Worker};
 use std::time::Duration;
 
@@ -8,10 +10,18 @@ use std::time::Duration;
 pub const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// The job kinds this build runs. Each feature that defines a job kind registers its handler
-/// here; until then the worker runs the queue machinery (reaping expired leases) and claims
-/// nothing, rather than pretending to do work.
+/// here.
+///
+/// - `flow.run_phase`: the flow runner with the product flow types. Their phases have no steps
+///   yet (the steps arrive with the features that implement them), so a product flow starts
+///   and waits at its first phase with a `waiting_reason`, rather than pretending to work.
+/// - `agents.rollup_daily`: the hourly recomputation of `agent_performance_daily` for
+///   yesterday and today.
 pub fn job_registry(_db: &modernize_db::Database) -> Registry {
-    Registry::new()
+    let mut registry = Registry::new();
+    registry.register(RunPhase::new(FlowRegistry::product()));
+    registry.register(RollupDaily);
+    registry
 }
 
 /// The job queue worker of this process.
@@ -29,6 +39,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // sent right after that line is handled (gracefully) rather than killing the process.
     let shutdown = stop_signals()?;
     tracing::info!("worker running");
+    if let Err(e) = rollup::ensure_scheduled(&db.app).await {
+        tracing::warn!(error = %e, "cannot schedule the agent performance rollup");
+    }
     let maintenance = tokio::spawn(modernize_db::partitions::maintain(
         db.app.clone(),
         PARTITION_CHECK_EVERY,

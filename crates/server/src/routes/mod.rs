@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clients;
 pub mod credentials;
 pub mod engagements;
+pub mod flows;
 pub mod health;
 pub mod me;
 pub mod members;
