@@ -566,3 +566,60 @@ async fn the_daily_rollup_is_exact_and_recomputes_identically() {
     assert_eq!(b["flow_type"], Value::Null);
     assert_eq!(b["total_tasks"], 1);
 }
+
+#[tokio::test]
+async fn the_rollup_job_is_scheduled_once_and_reschedules_itself() {
+    let db = TestDb::new().await;
+    rollup::ensure_scheduled(&db.app).await.unwrap();
+    rollup::ensure_scheduled(&db.app).await.unwrap();
+    let count = |status: &'static str| {
+        let owner = db.owner.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM migration.jobs WHERE kind = 'agents.rollup_daily' AND status = $1",
+            )
+            .bind(status)
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+            n
+        }
+    };
+    assert_eq!(count("queued").await, 1, "scheduled once");
+    let mut registry = Registry::new();
+    registry.register(rollup::RollupDaily);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = Worker::new(
+        db.app.clone(),
+        registry,
+        WorkerConfig {
+            concurrency: 1,
+            lease: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(5),
+        },
+    );
+    let task = tokio::spawn(async move {
+        worker
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+    });
+    let start = std::time::Instant::now();
+    while count("succeeded").await < 1 {
+        assert!(start.elapsed() < LIMIT);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    task.await.unwrap();
+    let (next,): (bool,) = sqlx::query_as(
+        "SELECT run_at > now() + interval '50 minutes' FROM migration.jobs \
+          WHERE kind = 'agents.rollup_daily' AND status = 'queued'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(next, "the next run is an hour later");
+}

@@ -24,8 +24,16 @@ pub fn job_registry(_db: &modernize_db::Database) -> Registry {
     registry
 }
 
-/// The job queue worker of this process.
+/// The job queue worker of this process (of `worker`, or inside `serve`). Also makes sure the
+/// hourly agent performance rollup is scheduled (idempotent across processes). Must be called
+/// inside the Tokio runtime.
 pub fn job_worker(db: &modernize_db::Database, settings: &Settings) -> Worker {
+    let pool = db.app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = rollup::ensure_scheduled(&pool).await {
+            tracing::warn!(error = %e, "cannot schedule the agent performance rollup");
+        }
+    });
     Worker::new(
         db.app.clone(),
         job_registry(db),
@@ -39,9 +47,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // sent right after that line is handled (gracefully) rather than killing the process.
     let shutdown = stop_signals()?;
     tracing::info!("worker running");
-    if let Err(e) = rollup::ensure_scheduled(&db.app).await {
-        tracing::warn!(error = %e, "cannot schedule the agent performance rollup");
-    }
     let maintenance = tokio::spawn(modernize_db::partitions::maintain(
         db.app.clone(),
         PARTITION_CHECK_EVERY,
