@@ -6,6 +6,8 @@ mod common;
 
 use modernize_domain::access::{Role, Scope};
 use modernize_domain::ids::ClientAccountId;
+use modernize_server::AppState;
+use modernize_server::vault::Keyring;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -76,7 +78,13 @@ fn fill(path: &str, ids: &BTreeMap<&str, String>, fallback: &str) -> String {
 
 #[tokio::test]
 async fn no_route_reveals_or_changes_another_clients_data() {
-    let server = common::start().await;
+    let db = modernize_testkit::TestDb::new().await;
+    let keys = [("k1".to_string(), Keyring::generate_key())]
+        .into_iter()
+        .collect();
+    let state = AppState::new(db.database(), common::settings())
+        .with_keyring(Keyring::new("k1", &keys).unwrap());
+    let server = common::start_router(db, modernize_server::app(state)).await;
     let db = &server.db;
     let (_, admin) =
         common::user_with_token(db, "root@example.com", &[(Role::Admin, Scope::Platform)]).await;
@@ -90,31 +98,40 @@ async fn no_route_reveals_or_changes_another_clients_data() {
         }
         req.send()
     };
+    let created = |resp: reqwest::Response| async move {
+        assert!(
+            resp.status().is_success(),
+            "seeding failed: {}",
+            resp.status()
+        );
+        resp.json::<Value>().await.unwrap()
+    };
 
-    // Client A with an engagement and a member; client B with its own administrator.
-    let a: Value = call(
-        "POST",
-        "/api/v1/clients",
-        &admin,
-        Some(json!({"name": "Alpha", "slug": "alpha"})),
+    // Client A with an engagement, a member, a flow and a stored credential; client B with its
+    // own administrator.
+    let a = created(
+        call(
+            "POST",
+            "/api/v1/clients",
+            &admin,
+            Some(json!({"name": "Alpha", "slug": "alpha"})),
+        )
+        .await
+        .unwrap(),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let a_id = a["id"].as_str().unwrap().to_string();
-    let ea: Value = call(
-        "POST",
-        &format!("/api/v1/clients/{a_id}/engagements"),
-        &admin,
-        Some(json!({"name": "Alpha exit"})),
+    let ea = created(
+        call(
+            "POST",
+            &format!("/api/v1/clients/{a_id}/engagements"),
+            &admin,
+            Some(json!({"name": "Alpha exit"})),
+        )
+        .await
+        .unwrap(),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let ea_id = ea["id"].as_str().unwrap().to_string();
     let a_client = ClientAccountId(a_id.parse().unwrap());
     let (a_user, _) = common::user_with_token(
@@ -128,6 +145,34 @@ async fn no_route_reveals_or_changes_another_clients_data() {
         )],
     )
     .await;
+    let flow = created(
+        call(
+            "POST",
+            &format!("/api/v1/clients/{a_id}/engagements/{ea_id}/flows"),
+            &admin,
+            Some(json!({"flow_type": "discovery"})),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let flow_id = flow["flow_id"].as_str().unwrap().to_string();
+    let adapter = created(
+        call(
+            "POST",
+            "/api/v1/admin/adapters",
+            &admin,
+            Some(json!({"adapter_name": "CMDB", "adapter_type": "discovery", "version": "1"})),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let secret = format!("plaintext-{}", Uuid::new_v4().simple());
+    let credential = created(call("POST", &format!("/api/v1/clients/{a_id}/credentials"), &admin, Some(json!({
+        "platform_adapter_id": adapter["id"], "credential_name": "cmdb", "credential_type": "api_key", "secret": secret
+    }))).await.unwrap()).await;
+    let credential_id = credential["id"].as_str().unwrap().to_string();
     let b: Value = call(
         "POST",
         "/api/v1/clients",
@@ -165,6 +210,23 @@ async fn no_route_reveals_or_changes_another_clients_data() {
             .await
             .unwrap();
     ids.insert("role_id", role_id.to_string());
+    ids.insert("flow_id", flow_id.clone());
+    ids.insert("credential_id", credential_id.clone());
+    let (token_id,): (Uuid,) =
+        sqlx::query_as("SELECT id FROM migration.api_tokens WHERE user_id = $1")
+            .bind(a_user.0)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    ids.insert("token_id", token_id.to_string());
+    let (event_id,): (Uuid,) = sqlx::query_as(
+        "SELECT id FROM migration.security_audit_logs WHERE client_account_id = $1 LIMIT 1",
+    )
+    .bind(a_client.0)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    ids.insert("event_id", event_id.to_string());
 
     let doc: Value = call("GET", "/api/v1/openapi.json", &admin, None)
         .await
@@ -182,22 +244,30 @@ async fn no_route_reveals_or_changes_another_clients_data() {
     ];
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in ["get", "post", "put", "patch", "delete"] {
-            if item.get(method).is_none() || path.contains("openapi") {
+        for key in ["get", "post", "put", "patch", "delete"] {
+            if item.get(key).is_none() || path.contains("openapi") {
                 continue;
             }
-            let body = matches!(method, "post" | "put" | "patch").then(|| json!({}));
+            // OpenAPI keys are lower case; HTTP methods are case-sensitive.
+            let method = key.to_uppercase();
+            let method = method.as_str();
+            let body = matches!(method, "POST" | "PUT" | "PATCH").then(|| json!({}));
             let probe = fill(path, &ids, "00000000-0000-4000-8000-000000000000");
             let resp = call(method, &probe, &intruder, body.clone()).await.unwrap();
             let status = resp.status().as_u16();
             let text = resp.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {probe}: the probe itself is wrong");
             for secret in &secrets {
                 assert!(
                     !text.contains(secret.as_str()) || (path == "/api/v1/me" && secret == "alpha"),
                     "{method} {probe} leaked {secret}: {text}"
                 );
             }
-            if path.contains('{') {
+            // Tenant resources (and one's own resources under /me) must not be told apart from
+            // missing ones. Global catalogues (adapters) and platform routes answer alike for
+            // everyone and are covered by the leak check above.
+            if path.contains("{client_id}") || path.starts_with("/api/v1/me/") && path.contains('{')
+            {
                 // The same request for ids that exist nowhere must get the very same answer.
                 let missing = fill(path, &BTreeMap::new(), &Uuid::new_v4().to_string());
                 let resp = call(method, &missing, &intruder, body).await.unwrap();
@@ -221,7 +291,8 @@ async fn no_route_reveals_or_changes_another_clients_data() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} routes probed");
+    eprintln!("probed {checked} route methods");
+    assert!(checked >= 60, "only {checked} routes probed");
     let after = snapshot_of(db, a_id.parse().unwrap()).await;
     assert_eq!(before, after, "client A's data changed");
 }
