@@ -1,10 +1,10 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::error::{ErrorBody, ErrorEnvelope, FieldError};
+use crate::routes::flows;
 use crate::routes::{adapters, clients, credentials, engagements, health, meta};
 use crate::routes::{audit, me, members, roles, tokens, users};
 use crate::routes::{auth, mfa};
-use crate::routes::flows;
 use crate::state::AppState;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
