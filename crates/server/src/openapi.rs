@@ -1,6 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use crate::error::{ErrorBody, ErrorEnvelope, FieldError};
+use crate::routes::assets;
 use crate::routes::flows;
 use crate::routes::{adapters, clients, credentials, engagements, health, meta};
 use crate::routes::{audit, me, members, roles, tokens, users};
@@ -30,7 +31,8 @@ use utoipa_axum::routes;
         (name = "credentials", description = "Encrypted platform credentials of a client (secrets are never returned)"),
         (name = "users", description = "Users, client members and role grants"),
         (name = "me", description = "The caller's own account, profile and API tokens"),
-        (name = "audit", description = "Security audit log search and review")
+        (name = "audit", description = "Security audit log search and review"),
+        (name = "assets", description = "Asset inventory of an engagement: search, edit, export, dependency graph")
     )
 )]
 struct ApiDoc;
@@ -55,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(me::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(assets::routes())
 }
 
 /// Declares the `bearer` security scheme: API tokens (`mdz_...`) and access tokens.

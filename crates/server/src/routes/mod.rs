@@ -2,10 +2,15 @@
 //! function registering them with their OpenAPI descriptions.
 
 pub mod adapters;
+pub mod assets;
+pub mod assets_edit;
+pub mod assets_export;
+pub mod assets_query;
 pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod credentials;
+pub mod dependency_graph;
 pub mod engagements;
 pub mod flows;
 pub mod health;
