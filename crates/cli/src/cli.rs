@@ -36,6 +36,35 @@ pub enum Command {
     /// Agent task analytics.
     #[command(subcommand)]
     Agents(AgentsCommand),
+    /// Import an inventory file (CSV, XLSX, JSON, NDJSON) into an engagement's assets.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// The engagement that receives the assets.
+    #[arg(long)]
+    pub engagement: uuid::Uuid,
+    /// The engagement's client (checked when given; found from the engagement otherwise).
+    #[arg(long)]
+    pub client: Option<uuid::Uuid>,
+    /// Read, map, cleanse and reconcile, but write no asset or dependency.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Source system that qualifies source ids (default: from the detected layout).
+    #[arg(long)]
+    pub source_system: Option<String>,
+    /// Mapping confidence (0..1) needed to apply a column without review.
+    #[arg(long, default_value_t = 0.8)]
+    pub threshold: f64,
+    /// Largest accepted file, in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_bytes: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -211,6 +211,23 @@ async fn insert_row(
                 (id, flow_id, client_account_id, phase, decided_at, decision) \
              VALUES ($1, $4, $2, 'review', now(), 'approve')"
         }
+        "import_sessions" => {
+            "INSERT INTO migration.import_sessions \
+                (id, client_account_id, engagement_id, flow_id, file_name) \
+             VALUES ($1, $2, $3, $4, 'inventory.csv')"
+        }
+        "import_rows" => {
+            "INSERT INTO migration.import_rows \
+                (import_session_id, client_account_id, table_name, row_number, asset_id) \
+             VALUES ($5, $2, $1::text, 2, $6)"
+        }
+        "import_column_mappings" => {
+            "INSERT INTO migration.import_column_mappings \
+                (import_session_id, client_account_id, table_name, source_column, target, \
+                 target_kind, confidence, status) \
+             VALUES ($5, $2, 'inventory.csv', $1::text, 'hostname', 'attribute', 0.9, \
+                     'approved')"
+        }
         // One lane per client: a second insert for the same client touches the existing lane.
         "job_lanes" => {
             "INSERT INTO migration.job_lanes (id, client_account_id) VALUES ($1, $2) \
@@ -249,6 +266,8 @@ async fn seed_tenant(pool: &PgPool, t: &Tenant, shared: &Shared, extra: bool) {
         ("discovery_flows", t.discovery_flow),
         ("assets", t.asset1),
         ("assets", t.asset2),
+        // Its id is the discovery flow's, so that import rows and mappings can refer to it.
+        ("import_sessions", t.discovery_flow),
     ];
     for (table, id) in fixed {
         insert_row(&mut conn, table, t, shared, *id)
@@ -271,6 +290,8 @@ async fn seed_tenant(pool: &PgPool, t: &Tenant, shared: &Shared, extra: bool) {
         "execution_flows",
         "flow_events",
         "flow_approvals",
+        "import_rows",
+        "import_column_mappings",
     ];
     let rounds = if extra { 2 } else { 1 };
     for round in 0..rounds {

@@ -6,8 +6,11 @@
 //! - [`flows`]: the flow engine on top of it: master and child flows, the flow and phase state
 //!   machines, phase steps run as queue jobs, approval gates, flow events, agent task tracking
 //!   and the daily agent performance rollup.
+//! - [`import`]: importing inventory files into an engagement's assets (staging, mapping,
+//!   cleansing, identity reconciliation, dependencies), all or nothing.
 
 pub mod flows;
+pub mod import;
 pub mod queue;
 pub mod settings;
 

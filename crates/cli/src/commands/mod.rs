@@ -5,6 +5,7 @@ mod agents;
 mod bench;
 mod db;
 mod demo;
+mod import;
 mod rotate_keys;
 mod serve;
 mod worker;
@@ -21,6 +22,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd, settings).await,
         Command::Admin(cmd) => admin::run(cmd, settings).await,
         Command::Agents(cmd) => agents::run(cmd, settings).await,
+        Command::Import(args) => import::run(args, settings).await,
     }
 }
 

@@ -1,0 +1,377 @@
+//! SQL of imports. Bulk writes pass JSON arrays expanded by `jsonb_to_recordset` /
+//! `jsonb_populate_recordset` (COPY FROM is refused on tables with row-level security).
+
+use std::path::Path;
+
+use modernize_domain::tenancy::TenantScope;
+use modernize_ingest::attributes::AssetAttribute;
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use super::read::MappingRow;
+use super::{ImportError, ImportOptions, ImportReport, begin};
+
+type Tx = Transaction<'static, Postgres>;
+
+/// Size and SHA-256 of the file (the digest only when within the size limit).
+#[derive(Debug, Clone)]
+pub(super) struct FileMeta {
+    pub name: String,
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+pub(super) async fn file_meta(path: &Path, max_bytes: u64) -> Result<FileMeta, ImportError> {
+    let io = |e: std::io::Error| {
+        ImportError::Source(modernize_ingest::SourceError::Io(format!(
+            "{}: {e}",
+            path.display()
+        )))
+    };
+    let size = tokio::fs::metadata(path).await.map_err(io)?.len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let sha256 = if size <= max_bytes {
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Some(
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(FileMeta { name, size, sha256 })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+pub(super) async fn create_session(
+    pool: &PgPool,
+    scope: TenantScope,
+    engagement_id: Uuid,
+    _path: &Path,
+    meta: &FileMeta,
+    options: &ImportOptions,
+) -> Result<Uuid, ImportError> {
+    let client = scope
+        .client_account_id()
+        .map(|c| c.0)
+        .ok_or_else(|| ImportError::Internal("no client scope".into()))?;
+    let mut tx = begin(pool, scope).await?;
+    let found: Option<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM migration.engagements WHERE id = $1 AND client_account_id = $2",
+    )
+    .bind(engagement_id)
+    .bind(client)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if found.is_none() {
+        return Err(ImportError::EngagementNotFound(engagement_id));
+    }
+    let (id,): (Uuid,) = sqlx::query_as(
+        "INSERT INTO migration.import_sessions \
+            (client_account_id, engagement_id, flow_id, file_name, file_size_bytes, file_sha256, \
+             dry_run, status, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'staged', $8) RETURNING id",
+    )
+    .bind(client)
+    .bind(engagement_id)
+    .bind(options.flow_id)
+    .bind(truncate(&meta.name, 255))
+    .bind(meta.size as i64)
+    .bind(&meta.sha256)
+    .bind(options.dry_run)
+    .bind(options.user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub(super) async fn mark_failed(
+    pool: &PgPool,
+    scope: TenantScope,
+    import_id: Uuid,
+    error: &ImportError,
+) -> Result<(), ImportError> {
+    let mut tx = begin(pool, scope).await?;
+    sqlx::query(
+        "UPDATE migration.import_sessions \
+         SET status = 'failed', error_code = $2, error_message = $3, completed_at = now() \
+         WHERE id = $1",
+    )
+    .bind(import_id)
+    .bind(error.code())
+    .bind(error.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The attribute columns, as stored, and `raw_data`, of every asset of the engagement.
+pub(super) async fn load_assets(
+    tx: &mut Tx,
+    client: Uuid,
+    engagement: Uuid,
+) -> Result<Vec<(Uuid, Option<String>, Map<String, Json>)>, ImportError> {
+    let fields: Vec<String> = AssetAttribute::ALL
+        .iter()
+        .map(|a| format!("'{0}', a.{0}", a.as_str()))
+        .collect();
+    let sql = format!(
+        "SELECT a.id, a.source_system, jsonb_build_object({}) || \
+                jsonb_build_object('raw_data', a.raw_data) \
+         FROM migration.assets AS a WHERE a.client_account_id = $1 AND a.engagement_id = $2 \
+         ORDER BY a.created_at, a.id",
+        fields.join(", ")
+    );
+    let rows: Vec<(Uuid, Option<String>, Json)> = sqlx::query_as(&sql)
+        .bind(client)
+        .bind(engagement)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, sys, doc)| match doc {
+            Json::Object(m) => (id, sys, m),
+            _ => (id, sys, Map::new()),
+        })
+        .collect())
+}
+
+pub(super) async fn stage_rows(
+    tx: &mut Tx,
+    import_id: Uuid,
+    client: Uuid,
+    rows: Vec<Json>,
+) -> Result<(), ImportError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO migration.import_rows \
+            (import_session_id, client_account_id, table_name, row_number, raw, status, issues, \
+             asset_id, action) \
+         SELECT $1, $2, r.table_name, r.row_number, r.raw, r.status, r.issues, r.asset_id, \
+                r.action \
+         FROM jsonb_to_recordset($3) AS r(table_name text, row_number bigint, raw jsonb, \
+              status text, issues jsonb, asset_id uuid, action text)",
+    )
+    .bind(import_id)
+    .bind(client)
+    .bind(Json::Array(rows))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn write_mappings(
+    tx: &mut Tx,
+    import_id: Uuid,
+    client: Uuid,
+    mappings: &[MappingRow],
+) -> Result<(), ImportError> {
+    let rows: Vec<Json> = mappings
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            serde_json::json!({
+                "table_name": truncate(&m.table, 255),
+                "source_column": truncate(&m.source_column, 255),
+                "column_index": i,
+                "target": m.target.as_deref().map(|t| truncate(t, 255)),
+                // Relationship fields are stored as attributes of the dependency.
+                "target_kind": if m.target_kind == "relation" { "attribute" } else { m.target_kind },
+                "confidence": m.confidence.clamp(0.0, 1.0),
+                "status": m.status,
+                "reason": m.reason,
+            })
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO migration.import_column_mappings \
+            (import_session_id, client_account_id, table_name, source_column, column_index, \
+             target, target_kind, confidence, status, reason) \
+         SELECT $1, $2, r.table_name, r.source_column, r.column_index, r.target, r.target_kind, \
+                r.confidence, r.status, r.reason \
+         FROM jsonb_to_recordset($3) AS r(table_name text, source_column text, \
+              column_index integer, target text, target_kind text, confidence float8, \
+              status text, reason text) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(import_id)
+    .bind(client)
+    .bind(Json::Array(rows))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const META: &[&str] = &[
+    "completeness_score",
+    "confidence_score",
+    "source_system",
+    "import_session_id",
+    "raw_data",
+];
+
+pub(super) async fn insert_assets(
+    tx: &mut Tx,
+    client: Uuid,
+    engagement: Uuid,
+    flow: Option<Uuid>,
+    user: Option<Uuid>,
+    docs: Vec<Json>,
+) -> Result<(), ImportError> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let mut cols: Vec<&str> = AssetAttribute::ALL.iter().map(|a| a.as_str()).collect();
+    cols.extend_from_slice(META);
+    let select: Vec<String> = cols
+        .iter()
+        .map(|c| match *c {
+            "technology_stack" | "dependencies" => format!("COALESCE(r.{c}, '[]'::jsonb)"),
+            _ => format!("r.{c}"),
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO migration.assets \
+            (id, client_account_id, engagement_id, master_flow_id, created_by, {}) \
+         SELECT r.id, $2, $3, $4, $5, {} \
+         FROM jsonb_populate_recordset(NULL::migration.assets, $1) AS r",
+        cols.join(", "),
+        select.join(", ")
+    );
+    sqlx::query(&sql)
+        .bind(Json::Array(docs))
+        .bind(client)
+        .bind(engagement)
+        .bind(flow)
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn update_assets(
+    tx: &mut Tx,
+    client: Uuid,
+    engagement: Uuid,
+    docs: Vec<Json>,
+) -> Result<(), ImportError> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let mut sets: Vec<String> = AssetAttribute::ALL
+        .iter()
+        .map(|a| format!("{0} = COALESCE(r.{0}, a.{0})", a.as_str()))
+        .collect();
+    sets.extend(META.iter().map(|c| format!("{c} = COALESCE(r.{c}, a.{c})")));
+    let sql = format!(
+        "UPDATE migration.assets AS a SET {} \
+         FROM jsonb_populate_recordset(NULL::migration.assets, $1) AS r \
+         WHERE a.id = r.id AND a.client_account_id = $2 AND a.engagement_id = $3",
+        sets.join(", ")
+    );
+    sqlx::query(&sql)
+        .bind(Json::Array(docs))
+        .bind(client)
+        .bind(engagement)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Inserts the edges (or, in a dry run, counts those that would be new).
+pub(super) async fn write_dependencies(
+    tx: &mut Tx,
+    client: Uuid,
+    edges: Vec<Json>,
+    dry_run: bool,
+) -> Result<u64, ImportError> {
+    if edges.is_empty() {
+        return Ok(0);
+    }
+    const RECORDSET: &str = "jsonb_to_recordset($1) AS r(source_asset_id uuid, \
+         target_asset_id uuid, dependency_type text, direction text, strength text, \
+         confidence_score float8, evidence jsonb)";
+    if dry_run {
+        let (n,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM {RECORDSET} WHERE NOT EXISTS ( \
+                SELECT 1 FROM migration.asset_dependencies AS d \
+                WHERE d.source_asset_id = r.source_asset_id \
+                  AND d.target_asset_id = r.target_asset_id \
+                  AND d.dependency_type = r.dependency_type)"
+        ))
+        .bind(Json::Array(edges))
+        .fetch_one(&mut **tx)
+        .await?;
+        return Ok(n as u64);
+    }
+    let done = sqlx::query(&format!(
+        "INSERT INTO migration.asset_dependencies \
+            (client_account_id, source_asset_id, target_asset_id, dependency_type, direction, \
+             strength, discovered_by, confidence_score, evidence) \
+         SELECT $2, r.source_asset_id, r.target_asset_id, r.dependency_type, r.direction, \
+                r.strength, 'import', r.confidence_score, r.evidence \
+         FROM {RECORDSET} \
+         ON CONFLICT (source_asset_id, target_asset_id, dependency_type) DO NOTHING"
+    ))
+    .bind(Json::Array(edges))
+    .bind(client)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn finish_session(
+    tx: &mut Tx,
+    import_id: Uuid,
+    report: &ImportReport,
+) -> Result<(), ImportError> {
+    sqlx::query(
+        "UPDATE migration.import_sessions SET \
+            status = $2, format = $3, layout = $4, layout_confidence = $5, source_system = $6, \
+            rows_read = $7, rows_rejected = $8, assets_created = $9, assets_updated = $10, \
+            assets_unchanged = $11, dependencies_created = $12, summary = $13, \
+            completed_at = now() \
+         WHERE id = $1",
+    )
+    .bind(import_id)
+    .bind(&report.status)
+    .bind(truncate(&report.format, 20))
+    .bind(truncate(&report.layout, 50))
+    .bind(report.layout_confidence.clamp(0.0, 1.0))
+    .bind(truncate(&report.source_system, 100))
+    .bind(report.rows_read as i64)
+    .bind(report.rows_rejected as i64)
+    .bind(report.assets_created as i64)
+    .bind(report.assets_updated as i64)
+    .bind(report.assets_unchanged as i64)
+    .bind(report.dependencies_created as i64)
+    .bind(serde_json::to_value(report).unwrap_or_default())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,421 @@
+//! Imports of real and generated inventory files into a fresh database.
+
+use std::path::{Path, PathBuf};
+
+use modernize_engine::import::{ImportOptions, ImportReport, run_import};
+use modernize_testkit::TestDb;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn sample(rel: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples");
+    assert!(
+        dir.is_dir(),
+        "the sample files are missing: expected them in {} (beside the repository)",
+        dir.display()
+    );
+    let p = dir.join(rel);
+    assert!(p.is_file(), "sample {} is missing", p.display());
+    p
+}
+
+struct World {
+    db: TestDb,
+    client: Uuid,
+    engagement: Uuid,
+}
+
+async fn world() -> World {
+    let db = TestDb::new().await;
+    let (client, engagement) = tenant(&db.owner, "acme").await;
+    World {
+        db,
+        client,
+        engagement,
+    }
+}
+
+async fn tenant(owner: &PgPool, slug: &str) -> (Uuid, Uuid) {
+    let (client,): (Uuid,) = sqlx::query_as(
+        "INSERT INTO migration.client_accounts (name, slug) VALUES ($1, $1) RETURNING id",
+    )
+    .bind(slug)
+    .fetch_one(owner)
+    .await
+    .unwrap();
+    let (engagement,): (Uuid,) = sqlx::query_as(
+        "INSERT INTO migration.engagements (client_account_id, name) VALUES ($1, 'E') RETURNING id",
+    )
+    .bind(client)
+    .fetch_one(owner)
+    .await
+    .unwrap();
+    (client, engagement)
+}
+
+impl World {
+    async fn import(&self, path: &Path, dry_run: bool) -> ImportReport {
+        self.try_import(path, dry_run, u64::MAX)
+            .await
+            .unwrap_or_else(|e| panic!("import of {} failed: {} ({})", path.display(), e, e.code()))
+    }
+
+    async fn try_import(
+        &self,
+        path: &Path,
+        dry_run: bool,
+        max_bytes: u64,
+    ) -> Result<ImportReport, modernize_engine::import::FailedImport> {
+        let options = ImportOptions {
+            dry_run,
+            max_bytes: if max_bytes == u64::MAX {
+                ImportOptions::default().max_bytes
+            } else {
+                max_bytes
+            },
+            ..ImportOptions::default()
+        };
+        run_import(
+            &self.db.app,
+            self.client,
+            self.engagement,
+            path,
+            &options,
+            &mut |_| {},
+        )
+        .await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(self.engagement)
+            .fetch_one(&self.db.owner)
+            .await
+            .unwrap();
+        n
+    }
+
+    async fn assets(&self) -> i64 {
+        self.count("SELECT count(*) FROM migration.assets WHERE engagement_id = $1")
+            .await
+    }
+
+    async fn session_status(&self, id: Uuid) -> (String, Option<String>) {
+        sqlx::query_as("SELECT status, error_code FROM migration.import_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.db.owner)
+            .await
+            .unwrap()
+    }
+}
+
+fn no_rows_lost(r: &ImportReport) {
+    assert_eq!(
+        r.rows_read,
+        r.rows_accepted + r.rows_fixed + r.rows_rejected,
+        "rows lost: {r:#?}"
+    );
+}
+
+#[tokio::test]
+async fn rvtools_import_reimport_and_dry_run() {
+    let w = world().await;
+    let file = sample("rvtools/migration-planner__example1.xlsx");
+
+    // A dry run first: same counts as the real import, nothing written.
+    let dry = w.import(&file, true).await;
+    assert_eq!(dry.status, "dry_run_completed");
+    assert_eq!(w.assets().await, 0, "a dry run writes no asset");
+
+    let r = w.import(&file, false).await;
+    assert_eq!(r.layout, "rvtools");
+    assert!(r.layout_confidence >= 0.8, "{}", r.layout_confidence);
+    assert_eq!(r.rows_read, 9);
+    assert_eq!(r.assets_created, 9, "{r:#?}");
+    assert_eq!(r.rows_rejected, 0);
+    no_rows_lost(&r);
+    assert_eq!(
+        (dry.rows_read, dry.assets_created, dry.rows_rejected),
+        (r.rows_read, r.assets_created, r.rows_rejected)
+    );
+    assert_eq!(w.assets().await, 9);
+    let servers = w
+        .count(
+            "SELECT count(*) FROM migration.assets WHERE engagement_id = $1 \
+             AND asset_type = 'server' AND memory_gb > 0 AND storage_gb >= 0 \
+             AND source_system = 'rvtools' \
+             AND raw_data IS NOT NULL AND import_session_id IS NOT NULL",
+        )
+        .await;
+    if servers != 9 {
+        type Row = (String, Option<f64>, Option<f64>, Option<serde_json::Value>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT asset_name, memory_gb, storage_gb, raw_data \
+                 FROM migration.assets WHERE engagement_id = $1",
+        )
+        .bind(w.engagement)
+        .fetch_all(&w.db.owner)
+        .await
+        .unwrap();
+        panic!("servers with memory, storage, OS and provenance: {rows:#?}");
+    }
+    let with_os = w
+        .count(
+            "SELECT count(*) FROM migration.assets WHERE engagement_id = $1 \
+             AND os_version IS NOT NULL",
+        )
+        .await;
+    // vm-9 is a trimmed row: no OS columns in vInfo.
+    assert_eq!(with_os, 8);
+    let with_ip = w
+        .count(
+            "SELECT count(*) FROM migration.assets WHERE engagement_id = $1 \
+             AND ip_address IS NOT NULL",
+        )
+        .await;
+    assert!(with_ip > 0, "IP addresses from vNetwork");
+    let staged = w
+        .count(
+            "SELECT count(*) FROM migration.import_rows AS r \
+             JOIN migration.import_sessions AS s ON s.id = r.import_session_id \
+             WHERE s.engagement_id = $1 AND s.status = 'committed'",
+        )
+        .await;
+    assert_eq!(staged, 9, "raw rows staged");
+
+    // The same file again: nothing new, nothing changed.
+    let again = w.import(&file, false).await;
+    assert_eq!(again.assets_created, 0, "{again:#?}");
+    assert_eq!(again.assets_updated, 0, "{again:#?}");
+    assert_eq!(again.assets_unchanged, 9);
+    assert_eq!(w.assets().await, 9, "no duplicates after a re-import");
+    let (status, _) = w.session_status(again.import_id).await;
+    assert_eq!(status, "committed");
+}
+
+#[tokio::test]
+async fn konveyor_applications_become_application_assets() {
+    let w = world().await;
+    let r = w
+        .import(
+            &sample("konveyor/tackle2-ui__sample-applications.csv"),
+            false,
+        )
+        .await;
+    no_rows_lost(&r);
+    assert!(r.assets_created >= 1, "{r:#?}");
+    let apps = w
+        .count(
+            "SELECT count(*) FROM migration.assets WHERE engagement_id = $1 \
+             AND asset_type = 'application'",
+        )
+        .await;
+    assert_eq!(apps as u64, r.assets_created, "{r:#?}");
+    assert!(
+        r.column_mappings
+            .iter()
+            .any(|m| m.source_column == "Application Name" && m.target.is_some()),
+        "{:#?}",
+        r.column_mappings
+    );
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+const SN_HEADER: &str = "sys_id,name,sys_class_name,ip_address,fqdn,host_name,os,os_version,\
+cpu_count,ram,disk_space,environment";
+
+fn servicenow_servers(memory_of_web01: u32) -> String {
+    format!(
+        "{SN_HEADER}\n\
+         a1b2c3d4e5f60718293a4b5c6d7e8f90,web01,cmdb_ci_linux_server,10.1.0.11,web01.acme.local,web01,Linux Red Hat,8.6,4,{memory_of_web01},100,Production\n\
+         a1b2c3d4e5f60718293a4b5c6d7e8f91,app01,cmdb_ci_linux_server,10.1.0.12,app01.acme.local,app01,Linux Red Hat,8.6,8,16384,200,Production\n\
+         a1b2c3d4e5f60718293a4b5c6d7e8f92,db01,cmdb_ci_win_server,10.1.0.13,db01.acme.local,db01,Windows 2019 Datacenter,10.0,16,65536,2000,Production\n"
+    )
+}
+
+#[tokio::test]
+async fn servicenow_servers_then_relationships_then_a_modified_reimport() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let servers = write(dir.path(), "cmdb_ci_server.csv", &servicenow_servers(8192));
+    let r = w.import(&servers, false).await;
+    assert_eq!(r.layout, "servicenow_cmdb_ci_server");
+    assert_eq!(r.assets_created, 3, "{r:#?}");
+    no_rows_lost(&r);
+
+    let rels = write(
+        dir.path(),
+        "cmdb_rel_ci.csv",
+        "parent,type,child,connection_strength,percent_outage,port\n\
+         a1b2c3d4e5f60718293a4b5c6d7e8f90,Depends on::Used by,a1b2c3d4e5f60718293a4b5c6d7e8f91,Always,100,8080\n\
+         a1b2c3d4e5f60718293a4b5c6d7e8f91,Depends on::Used by,a1b2c3d4e5f60718293a4b5c6d7e8f92,Always,100,1433\n\
+         a1b2c3d4e5f60718293a4b5c6d7e8f91,Depends on::Used by,ffffffffffffffffffffffffffffffff,Always,100,1433\n",
+    );
+    let d = w.import(&rels, false).await;
+    assert_eq!(d.layout, "servicenow_cmdb_rel_ci");
+    assert_eq!(d.dependencies_created, 2, "{d:#?}");
+    assert_eq!(d.dependencies_skipped, 1, "unresolved target skipped");
+    assert_eq!(d.assets_created, 0);
+    no_rows_lost(&d);
+    let edges = w
+        .count(
+            "SELECT count(*) FROM migration.asset_dependencies AS d \
+             JOIN migration.assets AS a ON a.id = d.source_asset_id \
+             WHERE a.engagement_id = $1 AND d.discovered_by = 'import' \
+               AND d.evidence->>'type' = 'Depends on::Used by'",
+        )
+        .await;
+    assert_eq!(edges, 2);
+    // Relationships again: nothing new.
+    let again = w.import(&rels, false).await;
+    assert_eq!(again.dependencies_created, 0);
+
+    // web01 got more memory: one asset updated, two unchanged, none created.
+    let modified = write(
+        dir.path(),
+        "cmdb_ci_server_2.csv",
+        &servicenow_servers(16384),
+    );
+    let m = w.import(&modified, false).await;
+    assert_eq!(
+        (m.assets_created, m.assets_updated, m.assets_unchanged),
+        (0, 1, 2),
+        "{m:#?}"
+    );
+    assert_eq!(w.assets().await, 3);
+    let memory: (f64,) = sqlx::query_as(
+        "SELECT memory_gb FROM migration.assets WHERE engagement_id = $1 AND hostname = 'web01'",
+    )
+    .bind(w.engagement)
+    .fetch_one(&w.db.owner)
+    .await
+    .unwrap();
+    assert!((memory.0 - 16.0).abs() < 1e-6, "{memory:?}");
+}
+
+#[tokio::test]
+async fn unreadable_files_fail_clearly_and_change_nothing() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let bytes = std::fs::read(sample("rvtools/migration-planner__example1.xlsx")).unwrap();
+    let truncated = dir.path().join("truncated.xlsx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let garbage = dir.path().join("garbage.csv");
+    std::fs::write(
+        &garbage,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let big = write(dir.path(), "big.csv", &servicenow_servers(8192));
+
+    for (path, max, codes) in [
+        (
+            &truncated,
+            u64::MAX,
+            &["corrupt_file", "unsupported_format"][..],
+        ),
+        (
+            &garbage,
+            u64::MAX,
+            &["unsupported_format", "corrupt_file", "no_header"][..],
+        ),
+        (&big, 100, &["file_too_large"][..]),
+    ] {
+        let err = w
+            .try_import(path, false, max)
+            .await
+            .expect_err("the import must fail");
+        assert!(
+            codes.contains(&err.code()),
+            "{}: code {} ({err})",
+            path.display(),
+            err.code()
+        );
+        assert!(!err.to_string().is_empty());
+        let id = err.import_id.expect("a session is recorded");
+        let (status, code) = w.session_status(id).await;
+        assert_eq!(status, "failed");
+        assert_eq!(code.as_deref(), Some(err.code()));
+        assert_eq!(
+            w.assets().await,
+            0,
+            "{}: inventory unchanged",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failure_while_writing_leaves_no_partial_assets() {
+    let w = world().await;
+    // A constraint that the 600th row of the file violates, after a first batch was written.
+    sqlx::query(
+        "ALTER TABLE migration.assets ADD CONSTRAINT ck_assets_test_boom \
+         CHECK (asset_name <> 'boom')",
+    )
+    .execute(&w.db.owner)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("hostname,ip_address,os,memory_gb\n");
+    for i in 0..1200 {
+        let name = if i == 600 {
+            "boom".to_string()
+        } else {
+            format!("srv{i:04}")
+        };
+        csv.push_str(&format!(
+            "{name},10.2.{}.{},Ubuntu 22.04,8\n",
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    let file = write(dir.path(), "servers.csv", &csv);
+    let err = w
+        .try_import(&file, false, u64::MAX)
+        .await
+        .expect_err("the constraint fails the import");
+    assert_eq!(err.code(), "database_error");
+    assert_eq!(w.assets().await, 0, "no partial assets");
+    let (status, _) = w.session_status(err.import_id.unwrap()).await;
+    assert_eq!(status, "failed");
+
+    // Without the constraint the same file imports completely.
+    sqlx::query("ALTER TABLE migration.assets DROP CONSTRAINT ck_assets_test_boom")
+        .execute(&w.db.owner)
+        .await
+        .unwrap();
+    let r = w.import(&file, false).await;
+    assert_eq!(r.assets_created, 1200, "{:#?}", r.rejected_by_code);
+    no_rows_lost(&r);
+    let again = w.import(&file, false).await;
+    assert_eq!((again.assets_created, again.assets_unchanged), (0, 1200));
+    assert_eq!(w.assets().await, 1200);
+}
+
+#[tokio::test]
+async fn another_clients_engagement_is_not_found() {
+    let w = world().await;
+    let (other_client, _) = tenant(&w.db.owner, "other").await;
+    let err = run_import(
+        &w.db.app,
+        other_client,
+        w.engagement,
+        &sample("konveyor/tackle2-ui__sample-applications.csv"),
+        &ImportOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .expect_err("not found");
+    assert_eq!(err.code(), "engagement_not_found");
+    assert!(err.import_id.is_none());
+    assert_eq!(w.assets().await, 0);
+}
