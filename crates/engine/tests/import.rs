@@ -419,3 +419,221 @@ async fn another_clients_engagement_is_not_found() {
     assert!(err.import_id.is_none());
     assert_eq!(w.assets().await, 0);
 }
+
+/// A CSV with the template's header line and rows giving values for some of its columns.
+fn from_template(template: &str, rows: &[&[(&str, &str)]]) -> String {
+    let header = std::fs::read_to_string(sample(&format!("headers/{template}.header.csv")))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .to_string();
+    let columns: Vec<&str> = header.split(',').collect();
+    let mut out = header.clone();
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                row.iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| format!("\"{v}\""))
+                    .unwrap_or_default()
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn vendor_templates_import_with_their_layout_and_reimport_cleanly() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, &str, Vec<&[(&str, &str)]>)> = vec![
+        (
+            "aws_migration_hub_import_template",
+            "aws_migration_hub",
+            vec![
+                &[
+                    ("ExternalId", "aws-1"),
+                    ("HostName", "aws-web-1"),
+                    ("IPAddress", "10.9.0.1"),
+                    ("RAM.TotalSizeInMB", "8192"),
+                    ("CPU.NumberOfCores", "2"),
+                    ("OS.Name", "Ubuntu"),
+                    ("OS.Version", "22.04"),
+                ],
+                &[
+                    ("ExternalId", "aws-2"),
+                    ("HostName", "aws-db-1"),
+                    ("IPAddress", "10.9.0.2"),
+                    ("RAM.TotalSizeInMB", "16384"),
+                    ("CPU.NumberOfCores", "4"),
+                    ("OS.Name", "Windows Server 2019"),
+                ],
+            ],
+        ),
+        (
+            "azure_migrate_import_template",
+            "azure_migrate_import",
+            vec![
+                &[
+                    ("*Server name", "az-app-1"),
+                    ("IP addresses", "10.8.0.1"),
+                    ("*Cores", "2"),
+                    ("*Memory (In MB)", "8192"),
+                    ("*OS name", "Windows Server 2016"),
+                ],
+                &[
+                    ("*Server name", "az-app-2"),
+                    ("IP addresses", "10.8.0.2"),
+                    ("*Cores", "4"),
+                    ("*Memory (In MB)", "4096"),
+                    ("*OS name", "Red Hat Enterprise Linux 8"),
+                ],
+            ],
+        ),
+        (
+            "gcp_migration_center_vmInfo",
+            "gcp_migration_center_vm",
+            vec![
+                &[
+                    ("MachineId", "gcp-1"),
+                    ("MachineName", "gcp-vm-1"),
+                    ("PrimaryIPAddress", "10.7.0.1"),
+                    ("MemoryGiB", "8"),
+                    ("AllocatedProcessorCoreCount", "2"),
+                    ("OsName", "Debian 11"),
+                ],
+                &[
+                    ("MachineId", "gcp-2"),
+                    ("MachineName", "gcp-vm-2"),
+                    ("PrimaryIPAddress", "10.7.0.2"),
+                    ("MemoryGiB", "8"),
+                    ("AllocatedProcessorCoreCount", "2"),
+                    ("OsName", "Debian 12"),
+                ],
+            ],
+        ),
+    ];
+    let mut expected = 0;
+    for (template, layout, rows) in &cases {
+        let file = write(
+            dir.path(),
+            &format!("{template}.csv"),
+            &from_template(template, rows),
+        );
+        let r = w.import(&file, false).await;
+        assert_eq!(r.layout, *layout, "{template}");
+        assert_eq!(r.assets_created as usize, rows.len(), "{template}: {r:#?}");
+        no_rows_lost(&r);
+        expected += rows.len() as i64;
+        assert_eq!(w.assets().await, expected);
+        let again = w.import(&file, false).await;
+        assert_eq!(again.assets_created, 0, "{template}: duplicates");
+        assert_eq!(again.assets_unchanged as usize, rows.len(), "{template}");
+    }
+    let memory: (f64,) = sqlx::query_as(
+        "SELECT memory_gb FROM migration.assets WHERE engagement_id = $1 AND asset_name = 'az-app-1'",
+    )
+    .bind(w.engagement)
+    .fetch_one(&w.db.owner)
+    .await
+    .unwrap();
+    assert!((memory.0 - 8.0).abs() < 1e-6, "{memory:?}");
+
+    // Azure dependency export between the Azure servers.
+    let deps = from_template(
+        "azure_migrate_dependency_export",
+        &[
+            &[
+                ("Timeslot", "2024-01-01 10:00"),
+                ("Source server name", "az-app-1"),
+                ("Destination server name", "az-app-2"),
+                ("Destination IP", "10.8.0.2"),
+                ("Destination port", "443"),
+            ],
+            &[
+                ("Timeslot", "2024-01-01 11:00"),
+                ("Source server name", "az-app-1"),
+                ("Destination server name", "az-app-2"),
+                ("Destination IP", "10.8.0.2"),
+                ("Destination port", "443"),
+            ],
+        ],
+    );
+    let d = w.import(&write(dir.path(), "deps.csv", &deps), false).await;
+    assert_eq!(d.layout, "azure_migrate_dependencies");
+    assert_eq!(d.dependencies_created, 1, "{d:#?}");
+    no_rows_lost(&d);
+}
+
+#[tokio::test]
+async fn ndjson_inventories_import_and_a_bad_line_is_rejected_not_lost() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "servers.ndjson",
+        "{\"hostname\": \"n1\", \"ip_address\": \"10.6.0.1\", \"os\": \"Ubuntu 20.04\", \"memory_gb\": 4}\n\
+         {\"hostname\": \"n2\", \"ip_address\": \"10.6.0.2\", \"os\": \"Ubuntu 20.04\", \"memory_gb\": 8}\n\
+         {\"hostname\": \"n3\", \"ip_addr\n\
+         {\"hostname\": \"n4\", \"ip_address\": \"10.6.0.4\", \"os\": \"Windows Server 2022\", \"memory_gb\": 16}\n",
+    );
+    let r = w.import(&file, false).await;
+    assert_eq!(r.rows_read, 4, "{r:#?}");
+    assert_eq!(r.assets_created, 3, "{r:#?}");
+    assert_eq!(r.rows_rejected, 1);
+    no_rows_lost(&r);
+    let rejected = w
+        .count(
+            "SELECT count(*) FROM migration.import_rows AS r \
+             JOIN migration.import_sessions AS s ON s.id = r.import_session_id \
+             WHERE s.engagement_id = $1 AND r.status = 'rejected'",
+        )
+        .await;
+    assert_eq!(rejected, 1, "the bad line is in the row-level report");
+}
+
+#[tokio::test]
+async fn other_rvtools_workbooks_import_every_vm_once() {
+    let w = world().await;
+    let mut total = 0;
+    for file in [
+        "rvtools/partnersizingworkshop__BillSampleNextRvtoolsFinal.xlsx",
+        "rvtools/partnersizingworkshop__SizingWorkshop-RVTools.xlsx",
+    ] {
+        let r = w.import(&sample(file), false).await;
+        assert_eq!(r.layout, "rvtools", "{file}");
+        no_rows_lost(&r);
+        assert_eq!(r.rows_rejected, 0, "{file}: {:?}", r.rejected_by_code);
+        assert!(r.assets_created > 0, "{file}");
+        total += r.assets_created as i64;
+        let again = w.import(&sample(file), false).await;
+        assert_eq!(again.assets_created, 0, "{file}: duplicates");
+        assert_eq!(w.assets().await, total, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn same_name_with_different_source_ids_stays_two_assets() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "cmdb_ci_server.csv",
+        &format!(
+            "{SN_HEADER}\n\
+             11111111111111111111111111111111,srv,cmdb_ci_linux_server,10.5.0.1,,,Linux,8,2,4096,50,Production\n\
+             22222222222222222222222222222222,srv,cmdb_ci_linux_server,10.5.0.2,,,Linux,8,2,4096,50,Production\n"
+        ),
+    );
+    let r = w.import(&file, false).await;
+    assert_eq!(r.assets_created, 2, "{r:#?}");
+    let again = w.import(&file, false).await;
+    assert_eq!((again.assets_created, again.assets_unchanged), (0, 2));
+    assert_eq!(w.assets().await, 2);
+}

@@ -26,6 +26,8 @@ const FLUSH: usize = 500;
 /// An asset of the engagement as the import sees it (stored, or created by this import).
 struct Known {
     id: Uuid,
+    /// Identity keys as first seen.
+    keys: Vec<IdentityKey>,
     /// Attribute columns and `raw_data`, as they will be after this import's writes so far.
     doc: Map<String, Json>,
 }
@@ -45,6 +47,24 @@ impl Index {
     fn find(&self, keys: &[IdentityKey]) -> Option<usize> {
         keys.iter()
             .find_map(|k| self.by_key.get(&(k.kind, k.value.clone())).copied())
+    }
+
+    /// Like [`Index::find`], but a weaker key never matches an asset whose source id or FQDN
+    /// contradicts the row's (two VMs of the same name with different UUIDs stay two assets).
+    fn find_consistent(&self, keys: &[IdentityKey]) -> Option<usize> {
+        let own = |kind: KeyKind| keys.iter().find(|k| k.kind == kind).map(|k| &k.value);
+        keys.iter().find_map(|k| {
+            let slot = *self.by_key.get(&(k.kind, k.value.clone()))?;
+            let theirs = &self.assets[slot].keys;
+            let conflict = [KeyKind::SourceId, KeyKind::Fqdn].iter().any(|kind| {
+                *kind < k.kind
+                    && match (own(*kind), theirs.iter().find(|t| t.kind == *kind)) {
+                        (Some(a), Some(b)) => *a != b.value,
+                        _ => false,
+                    }
+            });
+            (!conflict).then_some(slot)
+        })
     }
 }
 
@@ -243,7 +263,11 @@ pub(super) async fn import(
     for (id, sys, doc) in store::load_assets(&mut tx, client, engagement).await? {
         let keys = identity_keys(&asset_of(&doc), sys.as_deref());
         let slot = index.assets.len();
-        index.assets.push(Known { id, doc });
+        index.assets.push(Known {
+            id,
+            doc,
+            keys: keys.clone(),
+        });
         index.add(&keys, slot);
     }
 
@@ -437,7 +461,7 @@ fn asset_row(
     let keys = identity_keys(asset, Some(source_system));
     let mut new = values_doc(asset);
     new.insert("raw_data".into(), row.raw.clone());
-    let (id, action) = match index.find(&keys) {
+    let (id, action) = match index.find_consistent(&keys) {
         Some(slot) => {
             let known = &mut index.assets[slot];
             let changed = new.iter().any(|(k, v)| !same(known.doc.get(k), v));
@@ -504,6 +528,7 @@ fn asset_row(
             index.assets.push(Known {
                 id,
                 doc: new.clone(),
+                keys: keys.clone(),
             });
             index.add(&keys, slot);
             docs.insert(id, new);
