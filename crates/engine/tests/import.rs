@@ -452,7 +452,8 @@ fn from_template(template: &str, rows: &[&[(&str, &str)]]) -> String {
 async fn vendor_templates_import_with_their_layout_and_reimport_cleanly() {
     let w = world().await;
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(&str, &str, Vec<&[(&str, &str)]>)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<&'a [(&'a str, &'a str)]>);
+    let cases: Vec<Case> = vec![
         (
             "aws_migration_hub_import_template",
             "aws_migration_hub",
