@@ -638,3 +638,38 @@ async fn same_name_with_different_source_ids_stays_two_assets() {
     assert_eq!((again.assets_created, again.assets_unchanged), (0, 2));
     assert_eq!(w.assets().await, 2);
 }
+
+/// `cargo test -p modernize-engine --test import -- --ignored --nocapture`: time of a
+/// 50,000-row import and of its re-import.
+#[tokio::test]
+#[ignore]
+async fn large_import_timing() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("hostname,ip_address,os,memory_mb,cpu_cores,environment\n");
+    for i in 0..50_000 {
+        csv.push_str(&format!(
+            "host{i:06},10.{}.{}.{},Red Hat Enterprise Linux 8,8192,4,Production\n",
+            i / 65536,
+            (i / 256) % 256,
+            i % 256
+        ));
+    }
+    let file = write(dir.path(), "large.csv", &csv);
+    let started = std::time::Instant::now();
+    let r = w.import(&file, false).await;
+    println!(
+        "import: {:?} ({} created)",
+        started.elapsed(),
+        r.assets_created
+    );
+    let started = std::time::Instant::now();
+    let again = w.import(&file, false).await;
+    println!(
+        "re-import: {:?} ({} unchanged)",
+        started.elapsed(),
+        again.assets_unchanged
+    );
+    assert_eq!(r.assets_created, 50_000);
+    assert_eq!(again.assets_unchanged, 50_000);
+}
