@@ -80,9 +80,16 @@ async fn in_scratch(
     owner_opts: PgConnectOptions,
     app_url: &str,
 ) -> anyhow::Result<()> {
+    // The floor's connections commit like the queue's bookkeeping does (synchronous_commit
+    // off, see QueuePool): otherwise the floor would pay a WAL flush per job that the queue
+    // does not, and stop being a floor.
     let owner = PgPoolOptions::new()
         .max_connections(args.workers.iter().copied().max().unwrap_or(1) as u32 + 2)
-        .connect_with(owner_opts.database(name))
+        .connect_with(
+            owner_opts
+                .database(name)
+                .options([("synchronous_commit", "off")]),
+        )
         .await?;
     modernize_db::migrate::migrate(&owner, settings.database.app_password.as_deref()).await?;
     let app_opts = modernize_db::connect::options(app_url)?.database(name);
