@@ -95,6 +95,24 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// `authorize` on an engagement addressed by its client and engagement ids (path
+    /// parameters), the target of every engagement-scoped route.
+    pub async fn authorize_engagement(
+        &self,
+        state: &AppState,
+        action: Action,
+        client_id: Uuid,
+        engagement_id: Uuid,
+    ) -> Result<TenantScope, ApiError> {
+        let target = Target::Engagement(
+            modernize_domain::ids::ClientAccountId(client_id),
+            modernize_domain::ids::EngagementId(engagement_id),
+        );
+        self.authorize(state, action, target).await
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -4,14 +4,10 @@
 //! edit), [`super::assets_export`] (CSV/XLSX) and [`super::dependency_graph`].
 
 use super::{assets_edit, assets_export, assets_query, dependency_graph};
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::validate::Checks;
 use chrono::{DateTime, Utc};
-use modernize_domain::access::{Action, Target};
-use modernize_domain::ids::{ClientAccountId, EngagementId};
-use modernize_domain::tenancy::TenantScope;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
@@ -227,19 +223,6 @@ pub fn like_pattern(text: &str) -> String {
     }
     out.push('%');
     out
-}
-
-/// Authorizes `action` on the engagement and checks that it exists under this client; returns
-/// the row-level-security scope.
-pub async fn authorize(
-    state: &AppState,
-    caller: &Caller,
-    action: Action,
-    client_id: Uuid,
-    engagement_id: Uuid,
-) -> Result<TenantScope, ApiError> {
-    let target = Target::Engagement(ClientAccountId(client_id), EngagementId(engagement_id));
-    caller.authorize(state, action, target).await
 }
 
 /// 404 unless the engagement exists under this client.

@@ -1,8 +1,6 @@
 //! Editing assets: one at a time, or many at once in one transaction.
 
-use super::assets::{
-    ASSET_TYPES, Asset, CRITICALITIES, ENVIRONMENTS, SIX_R, authorize, require_engagement,
-};
+use super::assets::{ASSET_TYPES, Asset, CRITICALITIES, ENVIRONMENTS, SIX_R, require_engagement};
 use super::assets_query::fetch;
 use crate::auth::{Caller, audit};
 use crate::error::{ApiError, ErrorCode, ErrorEnvelope};
@@ -277,14 +275,9 @@ pub async fn update_asset(
     ApiPath((client_id, engagement_id, asset_id)): ApiPath<(Uuid, Uuid, Uuid)>,
     ApiJson(changes): ApiJson<AssetChanges>,
 ) -> Result<Json<Asset>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::WriteEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::WriteEngagement, client_id, engagement_id)
+        .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     fetch(&mut tx, client_id, engagement_id, asset_id).await?;
     let mut c = Checks::new();
@@ -339,14 +332,9 @@ pub async fn bulk_edit_assets(
     ApiPath((client_id, engagement_id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(body): ApiJson<BulkEdit>,
 ) -> Result<Json<BulkEditResult>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::WriteEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::WriteEngagement, client_id, engagement_id)
+        .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     require_engagement(&mut tx, client_id, engagement_id).await?;
     let mut ids = body.asset_ids.clone();

@@ -3,7 +3,7 @@
 //! prefixed with a single quote, and XLSX cells are always written as strings or numbers,
 //! never as formulas.
 
-use super::assets::{Asset, AssetFilterQuery, COLUMNS, authorize, filter_sql, require_engagement};
+use super::assets::{Asset, AssetFilterQuery, COLUMNS, filter_sql, require_engagement};
 use crate::auth::Caller;
 use crate::bind_filters;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -178,14 +178,9 @@ pub async fn export_assets(
     ApiQuery(filter_query): ApiQuery<AssetFilterQuery>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let mut c = Checks::new();
     let filters = filter_query.parse(&mut c);
     let format = query.format.as_deref().unwrap_or("csv");

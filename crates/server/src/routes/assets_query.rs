@@ -1,9 +1,7 @@
 //! Listing the inventory (filters, sort, keyset pagination) and reading one asset with its
 //! dependencies and provenance.
 
-use super::assets::{
-    Asset, AssetFilterQuery, COLUMNS, Filters, authorize, filter_sql, require_engagement,
-};
+use super::assets::{Asset, AssetFilterQuery, COLUMNS, Filters, filter_sql, require_engagement};
 use crate::auth::Caller;
 use crate::bind_filters;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -105,14 +103,9 @@ pub async fn list_assets(
     ApiQuery(filter_query): ApiQuery<AssetFilterQuery>,
     ApiQuery(query): ApiQuery<AssetListQuery>,
 ) -> Result<Json<AssetPage>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let mut c = Checks::new();
     let filters = filter_query.parse(&mut c);
     let sort_param = query.sort.as_deref().unwrap_or("asset_name");
@@ -317,14 +310,9 @@ pub async fn get_asset(
     caller: Caller,
     ApiPath((client_id, engagement_id, asset_id)): ApiPath<(Uuid, Uuid, Uuid)>,
 ) -> Result<Json<AssetDetail>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     let asset = fetch(&mut tx, client_id, engagement_id, asset_id).await?;
     let provenance: Provenance = sqlx::query_as(

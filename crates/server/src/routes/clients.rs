@@ -157,6 +157,31 @@ impl ClientFields {
     }
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the settable fields as parameters $2..$18, in declaration order: the INSERT of
+/// `create_client` and the UPDATE of `update_client` both number them so.
+fn bind_fields<'q>(query: PgQuery<'q>, fields: &'q ClientFields) -> PgQuery<'q> {
+    query
+        .bind(fields.name.as_deref().map(str::trim))
+        .bind(&fields.slug)
+        .bind(&fields.description)
+        .bind(&fields.industry)
+        .bind(&fields.company_size)
+        .bind(&fields.headquarters_location)
+        .bind(&fields.primary_contact_name)
+        .bind(&fields.primary_contact_email)
+        .bind(&fields.primary_contact_phone)
+        .bind(&fields.subscription_tier)
+        .bind(fields.max_users)
+        .bind(fields.max_engagements)
+        .bind(fields.storage_quota_gb)
+        .bind(fields.api_quota_monthly)
+        .bind(&fields.settings)
+        .bind(&fields.branding)
+        .bind(&fields.agent_preferences)
+}
+
 async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<ClientAccount, ApiError> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM migration.client_accounts WHERE id = $1"
@@ -183,7 +208,7 @@ pub async fn create_client(
     fields.check(true)?;
     let id = Uuid::new_v4();
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
-    sqlx::query(
+    bind_fields(sqlx::query(
         "INSERT INTO migration.client_accounts (id, name, slug, description, industry, company_size, \
              headquarters_location, primary_contact_name, primary_contact_email, primary_contact_phone, \
              subscription_tier, max_users, max_engagements, storage_quota_gb, api_quota_monthly, \
@@ -192,24 +217,7 @@ pub async fn create_client(
                  coalesce($16, '{}'::jsonb), coalesce($17, '{}'::jsonb), \
                  coalesce($18, '{\"discovery_depth\": \"comprehensive\", \"automation_level\": \"assisted\", \"risk_tolerance\": \"moderate\"}'::jsonb))",
     )
-    .bind(id)
-    .bind(fields.name.as_deref().map(str::trim))
-    .bind(&fields.slug)
-    .bind(&fields.description)
-    .bind(&fields.industry)
-    .bind(&fields.company_size)
-    .bind(&fields.headquarters_location)
-    .bind(&fields.primary_contact_name)
-    .bind(&fields.primary_contact_email)
-    .bind(&fields.primary_contact_phone)
-    .bind(&fields.subscription_tier)
-    .bind(fields.max_users)
-    .bind(fields.max_engagements)
-    .bind(fields.storage_quota_gb)
-    .bind(fields.api_quota_monthly)
-    .bind(&fields.settings)
-    .bind(&fields.branding)
-    .bind(&fields.agent_preferences)
+    .bind(id), &fields)
     .execute(&mut *tx)
     .await?;
     let client = fetch(&mut tx, id).await?;
@@ -327,7 +335,7 @@ pub async fn update_client(
     let scope = caller.authorize(&state, action, target).await?;
     fields.check(false)?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
-    let updated = sqlx::query(
+    let updated = bind_fields(sqlx::query(
         "UPDATE migration.client_accounts SET \
             name = coalesce($2, name), slug = coalesce($3, slug), description = coalesce($4, description), \
             industry = coalesce($5, industry), company_size = coalesce($6, company_size), \
@@ -341,24 +349,7 @@ pub async fn update_client(
             branding = coalesce($17, branding), agent_preferences = coalesce($18, agent_preferences) \
          WHERE id = $1",
     )
-    .bind(client_id)
-    .bind(fields.name.as_deref().map(str::trim))
-    .bind(&fields.slug)
-    .bind(&fields.description)
-    .bind(&fields.industry)
-    .bind(&fields.company_size)
-    .bind(&fields.headquarters_location)
-    .bind(&fields.primary_contact_name)
-    .bind(&fields.primary_contact_email)
-    .bind(&fields.primary_contact_phone)
-    .bind(&fields.subscription_tier)
-    .bind(fields.max_users)
-    .bind(fields.max_engagements)
-    .bind(fields.storage_quota_gb)
-    .bind(fields.api_quota_monthly)
-    .bind(&fields.settings)
-    .bind(&fields.branding)
-    .bind(&fields.agent_preferences)
+    .bind(client_id), &fields)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -1,7 +1,7 @@
 //! The dependency graph of an engagement: its assets (nodes), their dependencies (edges) and
 //! the dependency cycles found in it.
 
-use super::assets::{ASSET_TYPES, ENVIRONMENTS, authorize, require_engagement};
+use super::assets::{ASSET_TYPES, ENVIRONMENTS, require_engagement};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiPath, ApiQuery};
@@ -112,14 +112,9 @@ pub async fn get_dependency_graph(
     ApiPath((client_id, engagement_id)): ApiPath<(Uuid, Uuid)>,
     ApiQuery(query): ApiQuery<GraphQuery>,
 ) -> Result<Json<DependencyGraph>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let mut c = Checks::new();
     c.one_of("asset_type", query.asset_type.as_deref(), ASSET_TYPES);
     c.one_of("environment", query.environment.as_deref(), ENVIRONMENTS);

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use modernize_domain::access::{Action, Scope, Target};
-use modernize_domain::ids::{ClientAccountId, EngagementId};
+use modernize_domain::ids::ClientAccountId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -109,6 +109,23 @@ impl EngagementFields {
     }
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the settable fields as parameters $3..$11, in declaration order: the INSERT of
+/// `create_engagement` and the UPDATE of `update_engagement` both number them so.
+fn bind_fields<'q>(query: PgQuery<'q>, fields: &'q EngagementFields) -> PgQuery<'q> {
+    query
+        .bind(fields.name.as_deref().map(str::trim))
+        .bind(&fields.description)
+        .bind(&fields.engagement_type)
+        .bind(fields.start_date)
+        .bind(fields.end_date)
+        .bind(&fields.status)
+        .bind(fields.target_applications)
+        .bind(fields.target_infrastructure_units)
+        .bind(&fields.estimated_complexity)
+}
+
 async fn fetch(conn: &mut PgConnection, client_id: Uuid, id: Uuid) -> Result<Engagement, ApiError> {
     // Both ids, always: an engagement id under another client's path is simply not found.
     sqlx::query_as(&format!(
@@ -158,23 +175,14 @@ pub async fn create_engagement(
         }
     }
     let id = Uuid::new_v4();
-    sqlx::query(
+    bind_fields(sqlx::query(
         "INSERT INTO migration.engagements (id, client_account_id, name, description, engagement_type, \
              start_date, end_date, status, target_applications, target_infrastructure_units, \
              estimated_complexity, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'planning'), $9, $10, $11, $12)",
     )
     .bind(id)
-    .bind(client_id)
-    .bind(fields.name.as_deref().map(str::trim))
-    .bind(&fields.description)
-    .bind(&fields.engagement_type)
-    .bind(fields.start_date)
-    .bind(fields.end_date)
-    .bind(&fields.status)
-    .bind(fields.target_applications)
-    .bind(fields.target_infrastructure_units)
-    .bind(&fields.estimated_complexity)
+    .bind(client_id), &fields)
     .bind(caller.user_id.0)
     .execute(&mut *tx)
     .await?;
@@ -251,9 +259,8 @@ pub async fn get_engagement(
     caller: Caller,
     ApiPath((client_id, engagement_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Json<Engagement>, ApiError> {
-    let target = Target::Engagement(ClientAccountId(client_id), EngagementId(engagement_id));
     let scope = caller
-        .authorize(&state, Action::ReadEngagement, target)
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
         .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     let engagement = fetch(&mut tx, client_id, engagement_id).await?;
@@ -273,9 +280,8 @@ pub async fn update_engagement(
     ApiPath((client_id, engagement_id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(fields): ApiJson<EngagementFields>,
 ) -> Result<Json<Engagement>, ApiError> {
-    let target = Target::Engagement(ClientAccountId(client_id), EngagementId(engagement_id));
     let scope = caller
-        .authorize(&state, Action::ManageEngagement, target)
+        .authorize_engagement(&state, Action::ManageEngagement, client_id, engagement_id)
         .await?;
     fields.check(false)?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
@@ -289,7 +295,7 @@ pub async fn update_engagement(
         c.fail("end_date", "must not be before start_date");
         c.finish()?;
     }
-    sqlx::query(
+    bind_fields(sqlx::query(
         "UPDATE migration.engagements SET name = coalesce($3, name), description = coalesce($4, description), \
             engagement_type = coalesce($5, engagement_type), start_date = coalesce($6, start_date), \
             end_date = coalesce($7, end_date), status = coalesce($8, status), \
@@ -299,16 +305,7 @@ pub async fn update_engagement(
          WHERE id = $1 AND client_account_id = $2",
     )
     .bind(engagement_id)
-    .bind(client_id)
-    .bind(fields.name.as_deref().map(str::trim))
-    .bind(&fields.description)
-    .bind(&fields.engagement_type)
-    .bind(fields.start_date)
-    .bind(fields.end_date)
-    .bind(&fields.status)
-    .bind(fields.target_applications)
-    .bind(fields.target_infrastructure_units)
-    .bind(&fields.estimated_complexity)
+    .bind(client_id), &fields)
     .execute(&mut *tx)
     .await?;
     let engagement = fetch(&mut tx, client_id, engagement_id).await?;

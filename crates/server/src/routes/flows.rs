@@ -13,9 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use futures_util::stream::Stream;
-use modernize_domain::access::{Action, Target};
+use modernize_domain::access::Action;
 use modernize_domain::flow::FlowType;
-use modernize_domain::ids::{ClientAccountId, EngagementId};
 use modernize_domain::tenancy::TenantScope;
 use modernize_engine::flows::FlowError;
 use modernize_engine::flows::events::{self, CHANNEL};
@@ -166,17 +165,6 @@ impl From<FlowView> for Flow {
     }
 }
 
-async fn authorize(
-    state: &AppState,
-    caller: &Caller,
-    action: Action,
-    client_id: Uuid,
-    engagement_id: Uuid,
-) -> Result<TenantScope, ApiError> {
-    let target = Target::Engagement(ClientAccountId(client_id), EngagementId(engagement_id));
-    caller.authorize(state, action, target).await
-}
-
 async fn load(
     conn: &mut sqlx::PgConnection,
     client_id: Uuid,
@@ -203,14 +191,9 @@ pub async fn create_flow(
     ApiPath((client_id, engagement_id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(body): ApiJson<CreateFlow>,
 ) -> Result<(StatusCode, Json<Flow>), ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::WriteEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::WriteEngagement, client_id, engagement_id)
+        .await?;
     let names: Vec<&str> = FlowType::ALL.iter().map(|t| t.as_str()).collect();
     let mut c = Checks::new();
     c.one_of("flow_type", Some(body.flow_type.as_str()), &names);
@@ -270,14 +253,9 @@ pub async fn list_flows(
     caller: Caller,
     ApiPath((client_id, engagement_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Json<Vec<Flow>>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     let flows = store::list(&mut tx, client_id, engagement_id).await?;
     tx.commit().await?;
@@ -295,14 +273,9 @@ pub async fn get_flow(
     caller: Caller,
     ApiPath((client_id, engagement_id, flow_id)): ApiPath<(Uuid, Uuid, Uuid)>,
 ) -> Result<Json<Flow>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     let flow = load(&mut tx, client_id, engagement_id, flow_id).await?;
     tx.commit().await?;
@@ -323,14 +296,9 @@ async fn act(
     (client_id, engagement_id, flow_id): (Uuid, Uuid, Uuid),
     op: Op,
 ) -> Result<Json<Flow>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::WriteEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::WriteEngagement, client_id, engagement_id)
+        .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
     // The flow must belong to the engagement of the path.
     load(&mut tx, client_id, engagement_id, flow_id).await?;
@@ -436,14 +404,9 @@ pub async fn create_flow_approval(
     ApiPath((client_id, engagement_id, flow_id)): ApiPath<(Uuid, Uuid, Uuid)>,
     ApiJson(body): ApiJson<ApprovalDecision>,
 ) -> Result<Json<Flow>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::WriteEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::WriteEngagement, client_id, engagement_id)
+        .await?;
     let mut c = Checks::new();
     c.one_of(
         "decision",
@@ -501,14 +464,9 @@ pub async fn get_flow_events(
     ApiPath((client_id, engagement_id, flow_id)): ApiPath<(Uuid, Uuid, Uuid)>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let scope = authorize(
-        &state,
-        &caller,
-        Action::ReadEngagement,
-        client_id,
-        engagement_id,
-    )
-    .await?;
+    let scope = caller
+        .authorize_engagement(&state, Action::ReadEngagement, client_id, engagement_id)
+        .await?;
     let after = match headers.get("last-event-id") {
         None => 0,
         Some(v) => v
