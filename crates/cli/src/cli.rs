@@ -147,6 +147,19 @@ pub enum BenchCommand {
     /// Job queue throughput (claim + complete) with 1, 2, 8 workers, beside a bare
     /// SKIP LOCKED claim-and-delete loop on the same server.
     Queue(BenchQueueArgs),
+    /// End-to-end import of a generated CMDB CSV (rows/s, peak memory) beside the floor:
+    /// PostgreSQL COPY of the same file into an unlogged staging table.
+    Import(BenchImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchImportArgs {
+    /// Rows of the generated CSV.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Directory for the generated file (default: the system's temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: modernize_server::settings::AuthSettings,
     pub vault: modernize_server::settings::VaultSettings,
     pub worker: modernize_engine::WorkerSettings,
+    pub imports: modernize_engine::discovery::ImportSettings,
 }
 
 /// Section `[embedded]`: the embedded PostgreSQL used when no database URL is configured.
@@ -98,6 +99,7 @@ const SECTIONS: &[&str] = &[
     "worker__",
     "auth__",
     "vault__",
+    "imports__",
 ];
 
 impl Settings {
@@ -159,6 +161,7 @@ impl Settings {
             bail!("DATABASE_URL must start with postgres:// or postgresql://");
         }
         self.worker.validate().map_err(anyhow::Error::msg)?;
+        self.imports.validate().map_err(anyhow::Error::msg)?;
         if self.server.request_timeout_secs == 0 {
             bail!("server.request_timeout_secs must be at least 1");
         }

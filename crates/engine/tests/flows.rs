@@ -623,3 +623,214 @@ async fn the_rollup_job_is_scheduled_once_and_reschedules_itself() {
     .unwrap();
     assert!(next, "the next run is an hour later");
 }
+
+const DECIDE: &str = "test.decide";
+
+/// A step that asks for a decision on its first run (task `propose`) and applies it when it
+/// runs again after the approval (task `apply`, output naming the approver).
+struct Decide;
+
+impl modernize_engine::flows::Step for Decide {
+    fn run<'a>(
+        &'a self,
+        ctx: &'a mut modernize_engine::flows::StepContext,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<(), modernize_engine::flows::StepError>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            use modernize_engine::flows::tracking::{TaskOutcome, TaskSpec};
+            let approved = ctx.approved_by;
+            let task_type = if approved.is_some() {
+                "apply"
+            } else {
+                "propose"
+            };
+            let task = ctx
+                .tasks
+                .start(TaskSpec {
+                    agent_name: "review_agent".into(),
+                    task_type: task_type.into(),
+                    ..TaskSpec::default()
+                })
+                .await
+                .map_err(|e| modernize_engine::flows::StepError::retryable(e.to_string()))?;
+            ctx.tasks.succeed(task, TaskOutcome::default());
+            match approved {
+                None => {
+                    ctx.set_output(json!({"pending": 2}));
+                    ctx.await_decision("2 items need review");
+                }
+                Some(user) => ctx.set_output(json!({"applied_by": user})),
+            }
+            Ok(())
+        })
+    }
+}
+
+fn decide_registry() -> FlowRegistry {
+    let mut r = registry();
+    r.add_type(DECIDE, &["gather", "decide", "finish"]);
+    r.set_step(DECIDE, "gather", Tasks, false);
+    r.set_step(DECIDE, "decide", Decide, false);
+    r.set_step(DECIDE, "finish", Tasks, false);
+    r
+}
+
+async fn create_decide(app: &PgPool, w: &World) -> Uuid {
+    let mut tx = modernize_db::tenant::begin(app, scope(w.client))
+        .await
+        .unwrap();
+    let id = store::create(
+        &mut tx,
+        &store::NewFlow {
+            client_account_id: w.client,
+            engagement_id: w.engagement,
+            user_id: w.user,
+            flow_type: DECIDE.into(),
+            child: modernize_domain::flow::FlowType::Discovery,
+            phases: ["gather", "decide", "finish"].map(String::from).to_vec(),
+            display_name: None,
+            config: json!({}),
+        },
+        &Actor::user(w.user),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_step_may_ask_for_a_decision_and_runs_again_once_approved() {
+    let db = TestDb::new().await;
+    let w = world(&db.owner, "alpha").await;
+    let worker = start_worker(&db.app, decide_registry());
+    let flow = create_decide(&db.app, &w).await;
+    let v = wait_status(&db.app, w.client, flow, "waiting_for_approval", LIMIT).await;
+    assert_eq!(v.current_phase.as_deref(), Some("decide"));
+    assert_eq!(v.phases[1].status, "waiting_for_approval");
+    assert_eq!(v.waiting_reason.as_deref(), Some("2 items need review"));
+    let pending = v.pending_approval.clone().expect("an open decision gate");
+    assert_eq!(
+        (pending.gate.as_str(), pending.reason.as_deref()),
+        ("decision", Some("2 items need review"))
+    );
+    assert_eq!(v.phase_results["decide"], json!({"pending": 2}));
+    // Paused and resumed while waiting: it waits for the same decision again.
+    for op in ["pause", "resume"] {
+        act(&db.app, w.client, |c| {
+            Box::pin(async move {
+                let a = Actor::user(w.user);
+                match op {
+                    "pause" => store::pause(c, w.client, flow, &a, "p").await,
+                    _ => store::resume(c, w.client, flow, &a, "r").await,
+                }
+            })
+        })
+        .await
+        .unwrap();
+    }
+    let v = view(&db.app, w.client, flow).await;
+    assert_eq!(v.status, "waiting_for_approval");
+    assert_eq!(v.waiting_reason.as_deref(), Some("2 items need review"));
+
+    act(&db.app, w.client, |c| {
+        Box::pin(store::decide_approval(
+            c,
+            w.client,
+            flow,
+            w.user,
+            true,
+            Some("go"),
+        ))
+    })
+    .await
+    .unwrap();
+    // Approving a decision gate does not complete the phase: the phase runs again.
+    let right_after = view(&db.app, w.client, flow).await;
+    assert_eq!(right_after.current_phase.as_deref(), Some("decide"));
+    assert_ne!(right_after.phases[1].status, "completed");
+    assert!(right_after.waiting_reason.is_none());
+    let v = wait_status(&db.app, w.client, flow, "completed", LIMIT).await;
+    assert_eq!(
+        v.phase_results["decide"],
+        json!({"applied_by": w.user}),
+        "the second run knows its approver and replaced the result"
+    );
+    let h = history(&v);
+    let decide: Vec<(String, String)> = h
+        .iter()
+        .filter(|e| e.0 == "phase" && e.3.as_deref() == Some("decide"))
+        .map(|e| (e.1.clone(), e.2.clone()))
+        .collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        decide,
+        vec![
+            pair("pending", "running"),
+            pair("running", "waiting_for_approval"),
+            pair("waiting_for_approval", "running"),
+            pair("running", "running"),
+            pair("running", "completed"),
+        ]
+    );
+    assert_eq!(v.approvals.len(), 1);
+    assert_eq!(v.approvals[0].decision.as_deref(), Some("approve"));
+    // Both runs' tasks count once each.
+    let rows = task_rows(&db.owner, flow).await;
+    let parent = format!("{flow}/decide");
+    for task in ["propose", "apply"] {
+        let n = rows
+            .iter()
+            .filter(|r| r.0 == parent && r.1 == task && r.2 == "completed")
+            .count();
+        assert_eq!(n, 1, "{task}: {rows:?}");
+    }
+    let events: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT kind, payload FROM migration.flow_events WHERE flow_id = $1 ORDER BY id",
+    )
+    .bind(flow)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.0 == "approval_requested" && e.1["gate"] == "decision"),
+        "{events:?}"
+    );
+
+    // Rejecting a decision fails the phase and the flow; a retry asks again.
+    let rejected = create_decide(&db.app, &w).await;
+    wait_status(&db.app, w.client, rejected, "waiting_for_approval", LIMIT).await;
+    act(&db.app, w.client, |c| {
+        Box::pin(store::decide_approval(
+            c,
+            w.client,
+            rejected,
+            w.user,
+            false,
+            Some("no"),
+        ))
+    })
+    .await
+    .unwrap();
+    let v = view(&db.app, w.client, rejected).await;
+    assert_eq!(v.status, "failed");
+    assert_eq!(v.phases[1].status, "failed");
+    assert!(v.waiting_reason.is_none());
+    act(&db.app, w.client, |c| {
+        Box::pin(async move {
+            store::retry_phase(c, w.client, rejected, &Actor::user(w.user), "again").await
+        })
+    })
+    .await
+    .unwrap();
+    let v = wait_status(&db.app, w.client, rejected, "waiting_for_approval", LIMIT).await;
+    assert_eq!(v.pending_approval.unwrap().gate, "decision");
+    worker.stop().await;
+}

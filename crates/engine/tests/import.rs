@@ -220,6 +220,43 @@ async fn konveyor_applications_become_application_assets() {
     );
 }
 
+#[tokio::test]
+async fn konveyor_dependency_direction_orients_the_edges() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "applications.csv",
+        "Record Type 1,Application Name,Description,Business Service,Dependency,Dependency Direction\n\
+         1,Customers,Customer service,Retail,,\n\
+         1,Orders,Order service,Retail,Customers,southbound\n\
+         1,Portal,Web portal,Retail,Customers,northbound\n",
+    );
+    let r = w.import(&file, false).await;
+    no_rows_lost(&r);
+    assert_eq!(r.assets_created, 3, "{r:#?}");
+    assert_eq!(r.dependencies_created, 2, "{r:#?}");
+    let edges: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.asset_name, t.asset_name FROM migration.asset_dependencies d \
+         JOIN migration.assets s ON s.id = d.source_asset_id \
+         JOIN migration.assets t ON t.id = d.target_asset_id \
+         WHERE s.engagement_id = $1 ORDER BY 1, 2",
+    )
+    .bind(w.engagement)
+    .fetch_all(&w.db.owner)
+    .await
+    .unwrap();
+    // Konveyor: a southbound dependency is one the application depends on (Orders ->
+    // Customers); a northbound one depends on the application (Customers -> Portal).
+    assert_eq!(
+        edges,
+        [
+            ("Customers".to_string(), "Portal".to_string()),
+            ("Orders".to_string(), "Customers".to_string()),
+        ]
+    );
+}
+
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
@@ -672,4 +709,300 @@ async fn large_import_timing() {
     );
     assert_eq!(r.assets_created, 50_000);
     assert_eq!(again.assets_unchanged, 50_000);
+}
+
+mod staged {
+    use super::*;
+    use modernize_engine::import::{ApplyOptions, StagedImport, apply_import, stage_import};
+
+    const REVIEW_CSV: &str = "Srv Name,Box Memory,Team Lead,Tier Level,ip\n\
+        alpha,16,Ann,Gold,10.0.0.1\n\
+        beta,32,Bob,Silver,10.0.0.2\n\
+        gamma,8,Cid,Bronze,10.0.0.3\n";
+
+    async fn stage(w: &World, path: &Path) -> StagedImport {
+        stage_with(w, path, ImportOptions::default()).await
+    }
+
+    async fn stage_with(w: &World, path: &Path, options: ImportOptions) -> StagedImport {
+        stage_import(
+            &w.db.app,
+            w.client,
+            w.engagement,
+            path,
+            &options,
+            &mut |_| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("staging failed: {e} ({})", e.code()))
+    }
+
+    async fn apply(
+        w: &World,
+        id: Uuid,
+    ) -> Result<ImportReport, modernize_engine::import::FailedImport> {
+        apply_import(
+            &w.db.app,
+            w.client,
+            id,
+            &ApplyOptions::default(),
+            &mut |_| {},
+        )
+        .await
+    }
+
+    async fn decide(
+        w: &World,
+        id: Uuid,
+        column: &str,
+        status: &str,
+        kind: &str,
+        target: Option<&str>,
+    ) {
+        let done = sqlx::query(
+            "UPDATE migration.import_column_mappings SET status = $3, target_kind = $4, \
+                    target = $5, decided_at = now() \
+             WHERE import_session_id = $1 AND source_column = $2",
+        )
+        .bind(id)
+        .bind(column)
+        .bind(status)
+        .bind(kind)
+        .bind(target)
+        .execute(&w.db.owner)
+        .await
+        .unwrap();
+        assert_eq!(done.rows_affected(), 1, "no mapping row for {column}");
+    }
+
+    async fn row_statuses(w: &World, id: Uuid) -> Vec<String> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT status FROM migration.import_rows WHERE import_session_id = $1 \
+             ORDER BY row_number",
+        )
+        .bind(id)
+        .fetch_all(&w.db.owner)
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.0).collect()
+    }
+
+    #[tokio::test]
+    async fn staged_import_waits_for_review_and_applies_the_decided_mapping() {
+        let w = world().await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "inventory.csv", REVIEW_CSV);
+        // A demanding threshold: every column waits for a person.
+        let options = ImportOptions {
+            threshold: 0.99,
+            ..ImportOptions::default()
+        };
+        let staged = stage_with(&w, &file, options).await;
+        assert_eq!(staged.rows_staged, 3);
+        assert!(staged.needs_review > 0, "{:#?}", staged.mappings);
+        assert_eq!(w.assets().await, 0, "staging writes no asset");
+        assert_eq!(w.session_status(staged.import_id).await.0, "mapping_review");
+        assert_eq!(row_statuses(&w, staged.import_id).await, ["staged"; 3]);
+
+        // Applying before every column is decided is refused and changes nothing.
+        let refused = apply(&w, staged.import_id).await.unwrap_err();
+        assert_eq!(refused.code(), "mapping_review_pending");
+        assert_eq!(w.session_status(staged.import_id).await.0, "mapping_review");
+        assert_eq!(row_statuses(&w, staged.import_id).await, ["staged"; 3]);
+
+        // Decide: the name column is the asset name, "Team Lead" a custom attribute, "Tier
+        // Level" rejected, every other column approved as proposed.
+        decide(
+            &w,
+            staged.import_id,
+            "Srv Name",
+            "edited",
+            "attribute",
+            Some("asset_name"),
+        )
+        .await;
+        decide(
+            &w,
+            staged.import_id,
+            "Team Lead",
+            "edited",
+            "custom",
+            Some("team_lead"),
+        )
+        .await;
+        for m in staged
+            .mappings
+            .iter()
+            .filter(|m| m.status == "needs_review")
+        {
+            if m.source_column != "Srv Name" && m.source_column != "Team Lead" {
+                decide(
+                    &w,
+                    staged.import_id,
+                    &m.source_column,
+                    "rejected",
+                    "ignore",
+                    None,
+                )
+                .await;
+            }
+        }
+        let report = apply(&w, staged.import_id).await.unwrap();
+        assert_eq!(report.assets_created, 3, "{report:#?}");
+        no_rows_lost(&report);
+        assert_eq!(w.session_status(staged.import_id).await.0, "committed");
+        assert!(
+            row_statuses(&w, staged.import_id)
+                .await
+                .iter()
+                .all(|s| s != "staged")
+        );
+        let (name, lead, tier): (String, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT asset_name, raw_data->'custom_attributes'->>'team_lead', business_criticality \
+             FROM migration.assets WHERE engagement_id = $1 AND asset_name = 'beta'",
+        )
+        .bind(w.engagement)
+        .fetch_one(&w.db.owner)
+        .await
+        .unwrap();
+        assert_eq!(name, "beta");
+        assert_eq!(
+            lead.as_deref(),
+            Some("Bob"),
+            "custom attribute kept under its name"
+        );
+        assert_eq!(tier, None, "a rejected column is not applied");
+        let edited = report
+            .column_mappings
+            .iter()
+            .find(|m| m.source_column == "Srv Name")
+            .unwrap();
+        assert_eq!(
+            (edited.status.as_str(), edited.target.as_deref()),
+            ("edited", Some("asset_name"))
+        );
+
+        // A committed import cannot be applied again.
+        let again = apply(&w, staged.import_id).await.unwrap_err();
+        assert_eq!(again.code(), "import_not_applicable");
+        assert_eq!(w.assets().await, 3);
+    }
+
+    #[tokio::test]
+    async fn staged_rvtools_applies_like_a_one_shot_import() {
+        let w = world().await;
+        let file = sample("rvtools/migration-planner__example1.xlsx");
+        let staged = stage(&w, &file).await;
+        assert_eq!(staged.layout, "rvtools");
+        let mut pending = Vec::new();
+        for m in staged
+            .mappings
+            .iter()
+            .filter(|m| m.status == "needs_review")
+        {
+            pending.push(m.source_column.clone());
+        }
+        for c in &pending {
+            decide(&w, staged.import_id, c, "rejected", "ignore", None).await;
+        }
+        let applied = apply(&w, staged.import_id).await.unwrap();
+        let other = world().await;
+        let one_shot = other.import(&file, false).await;
+        assert_eq!(applied.rows_read, one_shot.rows_read);
+        assert_eq!(applied.assets_created, one_shot.assets_created);
+        assert_eq!(applied.rows_rejected, one_shot.rows_rejected);
+        assert_eq!(applied.dependencies_created, one_shot.dependencies_created);
+        // And a one-shot re-import over the applied one changes nothing.
+        let again = w.import(&file, false).await;
+        assert_eq!(again.assets_created, 0);
+        assert_eq!(again.assets_unchanged, applied.assets_created);
+    }
+
+    #[tokio::test]
+    async fn a_staged_dry_run_writes_no_asset_and_ends_the_session() {
+        let w = world().await;
+        let file = sample("rvtools/migration-planner__example1.xlsx");
+        let staged = stage(&w, &file).await;
+        for m in staged
+            .mappings
+            .iter()
+            .filter(|m| m.status == "needs_review")
+        {
+            decide(
+                &w,
+                staged.import_id,
+                &m.source_column,
+                "approved",
+                &m.target_kind,
+                m.target.as_deref(),
+            )
+            .await;
+        }
+        let options = ApplyOptions {
+            dry_run: true,
+            ..ApplyOptions::default()
+        };
+        let r = apply_import(&w.db.app, w.client, staged.import_id, &options, &mut |_| {})
+            .await
+            .unwrap();
+        assert_eq!(r.status, "dry_run_completed");
+        assert!(r.assets_created > 0);
+        assert_eq!(w.assets().await, 0);
+        assert_eq!(
+            w.session_status(staged.import_id).await.0,
+            "dry_run_completed"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_clients_staged_import_is_not_found() {
+        let w = world().await;
+        let file = sample("rvtools/migration-planner__example1.xlsx");
+        let staged = stage(&w, &file).await;
+        let (other, _) = tenant(&w.db.owner, "globex").await;
+        let err = apply_import(
+            &w.db.app,
+            other,
+            staged.import_id,
+            &ApplyOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "import_not_found");
+        assert_eq!(
+            w.session_status(staged.import_id).await.0,
+            w.session_status(staged.import_id).await.0
+        );
+        assert_eq!(w.assets().await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_garbled_file_fails_staging_with_its_code() {
+        let w = world().await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("broken.xlsx");
+        std::fs::write(&file, b"PK\x03\x04 this is not a workbook").unwrap();
+        let err = stage_import(
+            &w.db.app,
+            w.client,
+            w.engagement,
+            &file,
+            &ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+        let id = err.import_id.expect("the session is recorded");
+        let (status, code) = w.session_status(id).await;
+        assert_eq!(status, "failed");
+        assert_eq!(code.as_deref(), Some(err.code()));
+        let rows = w
+            .count(
+                "SELECT count(*) FROM migration.import_rows r JOIN migration.import_sessions s \
+                    ON s.id = r.import_session_id WHERE s.engagement_id = $1",
+            )
+            .await;
+        assert_eq!(rows, 0, "nothing staged");
+    }
 }

@@ -23,6 +23,11 @@ pub enum SourceError {
     Corrupt(String),
     #[error("the file exceeds the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    /// A workbook whose ZIP archive would unpack to more than [`Limits`](crate::source::Limits)
+    /// allow (total size, compression ratio of an entry, number of entries), or whose entries
+    /// unpack to more than they declare: refused before any sheet is read.
+    #[error("the workbook archive is refused as a possible ZIP bomb: {0}")]
+    ArchiveTooLarge(String),
     #[error("no header row found in {0}")]
     NoHeader(String),
     #[error("I/O error: {0}")]
@@ -37,6 +42,7 @@ impl SourceError {
             SourceError::UnsupportedFormat(_) => "unsupported_format",
             SourceError::Corrupt(_) => "corrupt_file",
             SourceError::TooLarge { .. } => "file_too_large",
+            SourceError::ArchiveTooLarge(_) => "archive_too_large",
             SourceError::NoHeader(_) => "no_header",
             SourceError::Io(_) => "io_error",
         }

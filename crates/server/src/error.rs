@@ -36,6 +36,8 @@ pub enum ErrorCode {
     InvalidTransition,
     LimitExceeded,
     ClientInactive,
+    ImportNotReviewable,
+    MappingTargetConflict,
     RequestTimeout,
     DatabaseUnavailable,
     VaultNotConfigured,
@@ -58,7 +60,12 @@ impl ErrorCode {
             Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Conflict | InvalidTransition | LimitExceeded | ClientInactive => StatusCode::CONFLICT,
+            Conflict
+            | InvalidTransition
+            | LimitExceeded
+            | ClientInactive
+            | ImportNotReviewable
+            | MappingTargetConflict => StatusCode::CONFLICT,
             RequestTimeout | DatabaseUnavailable | VaultNotConfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -88,6 +95,8 @@ impl ErrorCode {
             InvalidTransition => "invalid_transition",
             LimitExceeded => "limit_exceeded",
             ClientInactive => "client_inactive",
+            ImportNotReviewable => "import_not_reviewable",
+            MappingTargetConflict => "mapping_target_conflict",
             RequestTimeout => "request_timeout",
             DatabaseUnavailable => "database_unavailable",
             VaultNotConfigured => "vault_not_configured",

@@ -2,7 +2,9 @@
 
 use crate::error::{ErrorBody, ErrorEnvelope, FieldError};
 use crate::routes::assets;
+use crate::routes::discovery;
 use crate::routes::flows;
+use crate::routes::imports;
 use crate::routes::{adapters, clients, credentials, engagements, health, meta};
 use crate::routes::{audit, me, members, roles, tokens, users};
 use crate::routes::{auth, mfa};
@@ -32,7 +34,9 @@ use utoipa_axum::routes;
         (name = "users", description = "Users, client members and role grants"),
         (name = "me", description = "The caller's own account, profile and API tokens"),
         (name = "audit", description = "Security audit log search and review"),
-        (name = "assets", description = "Asset inventory of an engagement: search, edit, export, dependency graph")
+        (name = "assets", description = "Asset inventory of an engagement: search, edit, export, dependency graph"),
+        (name = "discovery", description = "Discovery imports: upload an inventory file, which a discovery flow stages, reviews and applies"),
+        (name = "imports", description = "Imports of an engagement: sessions, column mapping review (decisions learned per client), row-level report")
     )
 )]
 struct ApiDoc;
@@ -58,6 +62,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(assets::routes())
+        .merge(discovery::routes())
+        .merge(imports::routes())
 }
 
 /// Declares the `bearer` security scheme: API tokens (`mdz_...`) and access tokens.

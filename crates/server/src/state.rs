@@ -18,6 +18,8 @@ pub struct AppState {
     /// Per-process authentication state built from `auth`: the access-token signing key and
     /// the OIDC verifier with its JWKS cache.
     pub authn: Arc<crate::auth::session::AuthRuntime>,
+    /// Uploads of inventory files (section `[imports]`).
+    pub imports: Arc<modernize_engine::discovery::ImportSettings>,
 }
 
 impl AppState {
@@ -31,7 +33,14 @@ impl AppState {
             authn: Arc::new(crate::auth::session::AuthRuntime::new(Arc::new(
                 AuthSettings::default(),
             ))),
+            imports: Arc::new(modernize_engine::discovery::ImportSettings::default()),
         }
+    }
+
+    /// With upload settings (section `[imports]`).
+    pub fn with_imports(mut self, imports: modernize_engine::discovery::ImportSettings) -> Self {
+        self.imports = Arc::new(imports);
+        self
     }
 
     /// With authentication settings.

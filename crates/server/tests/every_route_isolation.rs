@@ -227,6 +227,17 @@ async fn no_route_reveals_or_changes_another_clients_data() {
     .await
     .unwrap();
     ids.insert("event_id", event_id.to_string());
+    let (import_id,): (Uuid,) = sqlx::query_as(
+        "INSERT INTO migration.import_sessions \
+           (client_account_id, engagement_id, file_name, status) \
+         VALUES ($1, $2, 'alpha.csv', 'mapping_review') RETURNING id",
+    )
+    .bind(a_client.0)
+    .bind(ea_id.parse::<Uuid>().unwrap())
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    ids.insert("import_id", import_id.to_string());
 
     let doc: Value = call("GET", "/api/v1/openapi.json", &admin, None)
         .await
@@ -240,6 +251,7 @@ async fn no_route_reveals_or_changes_another_clients_data() {
         ea_id.clone(),
         a_user.to_string(),
         role_id.to_string(),
+        import_id.to_string(),
         "alpha".to_string(),
     ];
     let mut checked = 0;

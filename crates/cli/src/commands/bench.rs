@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 pub async fn run(command: BenchCommand, settings: Settings) -> anyhow::Result<()> {
     match command {
         BenchCommand::Queue(args) => queue_bench(args, settings).await,
+        BenchCommand::Import(args) => super::bench_import::run(args, settings).await,
     }
 }
 
@@ -47,30 +48,60 @@ async fn queue_bench(args: BenchQueueArgs, settings: Settings) -> anyhow::Result
     if args.jobs == 0 || args.workers.contains(&0) {
         bail!("--jobs and every --workers count must be at least 1");
     }
-    let source = super::source(&settings);
-    let owner_url = source.ensure_available().await?;
-    let app_url = source.app_url(&settings.database)?;
-    let owner_opts = modernize_db::connect::options(&owner_url)?;
-    let name = format!(
-        "modernize_bench_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    let mut admin = PgConnection::connect_with(&owner_opts)
-        .await
-        .context("cannot connect as the database owner")?;
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .with_context(|| format!("cannot create the scratch database {name}"))?;
-    let result = in_scratch(&args, &settings, &name, owner_opts.clone(), &app_url).await;
-    // Dropped whatever happened, connections included.
-    if let Err(e) = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-    {
-        tracing::warn!(error = %e, database = %name, "cannot drop the scratch database");
-    }
+    let scratch = Scratch::create(&settings).await?;
+    let result = in_scratch(
+        &args,
+        &settings,
+        &scratch.name,
+        scratch.owner_opts.clone(),
+        &scratch.app_url,
+    )
+    .await;
+    scratch.drop().await;
     result
+}
+
+/// A scratch database on the configured server, created by the owner and dropped afterwards
+/// (the product database is never touched).
+pub(super) struct Scratch {
+    pub name: String,
+    pub owner_opts: PgConnectOptions,
+    pub app_url: String,
+    admin: PgConnection,
+}
+
+impl Scratch {
+    pub async fn create(settings: &Settings) -> anyhow::Result<Scratch> {
+        let source = super::source(settings);
+        let owner_url = source.ensure_available().await?;
+        let app_url = source.app_url(&settings.database)?;
+        let owner_opts = modernize_db::connect::options(&owner_url)?;
+        let name = format!(
+            "modernize_bench_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let mut admin = PgConnection::connect_with(&owner_opts)
+            .await
+            .context("cannot connect as the database owner")?;
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .with_context(|| format!("cannot create the scratch database {name}"))?;
+        Ok(Scratch {
+            name,
+            owner_opts,
+            app_url,
+            admin,
+        })
+    }
+
+    /// Drops the database whatever happened, connections included.
+    pub async fn drop(mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = sqlx::raw_sql(&sql).execute(&mut self.admin).await {
+            tracing::warn!(error = %e, database = %self.name, "cannot drop the scratch database");
+        }
+    }
 }
 
 async fn in_scratch(

@@ -3,6 +3,7 @@
 mod admin;
 mod agents;
 mod bench;
+mod bench_import;
 mod db;
 mod demo;
 mod import;

@@ -34,8 +34,9 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         }))
     });
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
-    let mut state =
-        AppState::new(db.clone(), settings.server.clone()).with_auth(settings.auth.clone());
+    let mut state = AppState::new(db.clone(), settings.server.clone())
+        .with_auth(settings.auth.clone())
+        .with_imports(settings.imports.clone());
     if let Some(keyring) = keyring {
         state = state.with_keyring(keyring);
     }

@@ -1,6 +1,7 @@
 //! `modernize worker`: background work outside the API process.
 
 use crate::config::Settings;
+use modernize_engine::discovery::{self, SweepUploads};
 use modernize_engine::flows::rollup::{self, RollupDaily};
 use modernize_engine::flows::{FlowRegistry, RunPhase};
 use modernize_engine::queue::{Registry, Worker};
@@ -12,15 +13,20 @@ pub const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 /// The job kinds this build runs. Each feature that defines a job kind registers its handler
 /// here.
 ///
-/// - `flow.run_phase`: the flow runner with the product flow types. Their phases have no steps
-///   yet (the steps arrive with the features that implement them), so a product flow starts
-///   and waits at its first phase with a `waiting_reason`, rather than pretending to work.
+/// - `flow.run_phase`: the flow runner with the product flow types. Discovery runs its steps
+///   (`modernize_engine::discovery`); the phases of the other types have no steps yet (the
+///   steps arrive with the features that implement them), so such a flow starts and waits at
+///   its first phase with a `waiting_reason`, rather than pretending to work.
 /// - `agents.rollup_daily`: the hourly recomputation of `agent_performance_daily` for
 ///   yesterday and today.
-pub fn job_registry(_db: &modernize_db::Database) -> Registry {
+/// - `discovery.sweep_uploads`: the hourly removal of uploads no flow needs any more.
+pub fn job_registry(_db: &modernize_db::Database, settings: &Settings) -> Registry {
+    let mut flows = FlowRegistry::product();
+    discovery::register(&mut flows, settings.imports.clone());
     let mut registry = Registry::new();
-    registry.register(RunPhase::new(FlowRegistry::product()));
+    registry.register(RunPhase::new(flows));
     registry.register(RollupDaily);
+    registry.register(SweepUploads::new(settings.imports.clone()));
     registry
 }
 
@@ -33,10 +39,13 @@ pub fn job_worker(db: &modernize_db::Database, settings: &Settings) -> Worker {
         if let Err(e) = rollup::ensure_scheduled(&pool).await {
             tracing::warn!(error = %e, "cannot schedule the agent performance rollup");
         }
+        if let Err(e) = discovery::ensure_sweep_scheduled(&pool).await {
+            tracing::warn!(error = %e, "cannot schedule the sweep of uploads");
+        }
     });
     Worker::new(
         db.app.clone(),
-        job_registry(db),
+        job_registry(db, settings),
         settings.worker.to_config(),
     )
 }

@@ -2,6 +2,7 @@
 
 use super::tracking::TaskTracker;
 use modernize_domain::flow::FlowType;
+use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -52,6 +53,41 @@ pub struct StepContext {
     /// Attempt of the phase job, from 1.
     pub attempt: i32,
     pub tasks: TaskTracker,
+    /// When this run follows the approval of a decision gate of this phase (see
+    /// [`StepContext::await_decision`]): the user who approved the latest one.
+    pub approved_by: Option<Uuid>,
+    pub(crate) pool: PgPool,
+    pub(crate) decision: Option<String>,
+    pub(crate) output: Option<serde_json::Value>,
+}
+
+impl StepContext {
+    /// The runtime pool (row-level security applies: open transactions with
+    /// `modernize_db::tenant::begin` in the flow's client scope).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Asks for a user's decision before the phase can complete. When the step then returns
+    /// `Ok`, the phase waits for approval (`waiting_for_approval`, an approval gate with this
+    /// reason, which is also the flow's `waiting_reason`); approving it runs this phase's step
+    /// again (with [`approved_by`](Self::approved_by) set), rejecting it fails the phase and
+    /// the flow. A step returning an error fails as usual.
+    pub fn await_decision(&mut self, reason: impl Into<String>) {
+        self.decision = Some(reason.into());
+    }
+
+    /// The reason given to [`await_decision`](Self::await_decision) in this run, if any.
+    pub fn awaited_decision(&self) -> Option<&str> {
+        self.decision.as_deref()
+    }
+
+    /// The phase's result, shown in the flow's `phase_results` under the phase name. Stored
+    /// with the phase's outcome (when it completes or waits for a decision); a later run of
+    /// the phase replaces it.
+    pub fn set_output(&mut self, output: serde_json::Value) {
+        self.output = Some(output);
+    }
 }
 
 type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StepError>> + Send + 'a>>;

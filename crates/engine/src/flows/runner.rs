@@ -98,6 +98,18 @@ impl Job for RunPhase {
             flow.config.clone(),
         );
         flow.save(&mut tx).await.map_err(to_job)?;
+        // After an approved decision gate of this phase, the step learns who approved it.
+        let approved_by: Option<(Option<Uuid>,)> = sqlx::query_as(
+            "SELECT decided_by FROM migration.flow_approvals \
+              WHERE flow_id = $1 AND client_account_id = $2 AND phase = $3 \
+                AND gate = 'decision' AND decision = 'approve' \
+              ORDER BY decided_at DESC LIMIT 1",
+        )
+        .bind(input.flow_id)
+        .bind(client)
+        .bind(&phase)
+        .fetch_optional(&mut *tx)
+        .await?;
         tx.commit().await?;
 
         // 2. Run the step.
@@ -116,8 +128,14 @@ impl Job for RunPhase {
                 &flow_type,
                 &phase,
             ),
+            approved_by: approved_by.and_then(|r| r.0),
+            pool: ctx.pool().clone(),
+            decision: None,
+            output: None,
         };
         let result = step.run(&mut step_ctx).await;
+        let decision = step_ctx.decision.take();
+        let output = step_ctx.output.take();
         let tracker = step_ctx.tasks;
 
         // 3. Record the outcome.
@@ -143,29 +161,15 @@ impl Job for RunPhase {
         }
         match result {
             Ok(()) => {
+                // A run asking for a decision counts: its tasks are completed, its output kept.
                 tracker.write(tx, true).await?;
-                if approval {
-                    flow.phase_to(
-                        &phase,
-                        PhaseStatus::WaitingForApproval,
-                        &engine,
-                        "step done; waiting for approval",
-                    )
-                    .map_err(to_job)?;
-                    flow.flow_event(FlowEvent::AwaitApproval, &engine, "approval required")
-                        .map_err(to_job)?;
-                    flow.phase_run_id = None;
-                    sqlx::query(
-                        "INSERT INTO migration.flow_approvals (flow_id, client_account_id, phase) \
-                         VALUES ($1, $2, $3)",
-                    )
-                    .bind(input.flow_id)
-                    .bind(client)
-                    .bind(&phase)
-                    .execute(&mut **tx)
-                    .await?;
-                    flow.events
-                        .push(("approval_requested".into(), json!({"phase": phase})));
+                if let Some(output) = output {
+                    flow.set_phase_result(&phase, output);
+                }
+                if let Some(reason) = decision {
+                    open_gate(tx, &mut flow, &phase, "decision", Some(reason)).await?;
+                } else if approval {
+                    open_gate(tx, &mut flow, &phase, "after_step", None).await?;
                 } else {
                     flow.phase_to(&phase, PhaseStatus::Completed, &engine, "step completed")
                         .map_err(to_job)?;
@@ -184,6 +188,50 @@ impl Job for RunPhase {
         flow.save(tx).await.map_err(to_job)?;
         Ok(())
     }
+}
+
+/// Opens an approval gate on `phase`: `after_step` (the phase's static gate: approving
+/// completes the phase) or `decision` (asked for by the step: approving runs the step again).
+async fn open_gate(
+    conn: &mut sqlx::PgConnection,
+    flow: &mut Locked,
+    phase: &str,
+    gate: &str,
+    reason: Option<String>,
+) -> Result<(), JobError> {
+    let engine = Actor::engine();
+    let why = match &reason {
+        Some(r) => format!("decision required: {r}"),
+        None => "step done; waiting for approval".into(),
+    };
+    flow.phase_to(phase, PhaseStatus::WaitingForApproval, &engine, &why)
+        .map_err(to_job)?;
+    flow.flow_event(
+        FlowEvent::AwaitApproval,
+        &engine,
+        reason.as_deref().unwrap_or("approval required"),
+    )
+    .map_err(to_job)?;
+    flow.phase_run_id = None;
+    sqlx::query(
+        "INSERT INTO migration.flow_approvals (flow_id, client_account_id, phase, gate, reason) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(flow.flow_id)
+    .bind(flow.client)
+    .bind(phase)
+    .bind(gate)
+    .bind(&reason)
+    .execute(&mut *conn)
+    .await?;
+    flow.events.push((
+        "approval_requested".into(),
+        json!({"phase": phase, "gate": gate, "reason": reason}),
+    ));
+    if reason.is_some() {
+        flow.set_waiting_reason(reason);
+    }
+    Ok(())
 }
 
 fn to_job(e: FlowError) -> JobError {

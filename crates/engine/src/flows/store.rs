@@ -187,6 +187,7 @@ pub async fn cancel(
     let mut flow = Locked::lock(conn, client, flow_id).await?;
     flow.flow_event(FlowEvent::Cancel, actor, reason)?;
     flow.phase_run_id = None;
+    flow.set_waiting_reason(None);
     sqlx::query(
         "UPDATE migration.flow_approvals SET decided_at = now(), decision = 'reject', \
                 comment = 'flow cancelled' \
@@ -217,8 +218,10 @@ pub async fn retry_phase(
     flow.save(conn).await
 }
 
-/// Records a user's decision on the pending approval of a flow. Approve: the phase completes
-/// and the flow moves on. Reject: the phase and the flow fail.
+/// Records a user's decision on the pending approval of a flow. Approve a phase's static gate
+/// (`after_step`): the phase completes and the flow moves on. Approve a gate the step asked for
+/// (`decision`): the same phase runs again (new run id, job enqueued). Reject: the phase and
+/// the flow fail.
 pub async fn decide_approval(
     conn: &mut PgConnection,
     client: Uuid,
@@ -237,24 +240,31 @@ pub async fn decide_approval(
     let reason = comment.unwrap_or(if approve { "approved" } else { "rejected" });
     flow.flow_event(event, &actor, reason)?;
     let phase = flow.current_phase.clone().unwrap_or_default();
-    sqlx::query(
+    let gate: Option<(String,)> = sqlx::query_as(
         "UPDATE migration.flow_approvals SET decided_at = now(), decided_by = $3, decision = $4, \
                 comment = $5 \
-          WHERE flow_id = $1 AND client_account_id = $2 AND decided_at IS NULL",
+          WHERE flow_id = $1 AND client_account_id = $2 AND decided_at IS NULL \
+          RETURNING gate",
     )
     .bind(flow_id)
     .bind(client)
     .bind(user_id)
     .bind(if approve { "approve" } else { "reject" })
     .bind(comment)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let rerun = gate.is_some_and(|g| g.0 == "decision");
     flow.events.push((
         "approval_decided".into(),
         json!({"phase": phase, "decision": if approve { "approve" } else { "reject" },
-               "by": actor.0, "comment": comment}),
+               "by": actor.0, "comment": comment,
+               "gate": if rerun { "decision" } else { "after_step" }}),
     ));
-    if approve {
+    flow.set_waiting_reason(None);
+    if approve && rerun {
+        flow.phase_to(&phase, PhaseStatus::Running, &actor, reason)?;
+        flow.schedule_current(conn).await?;
+    } else if approve {
         flow.phase_to(&phase, PhaseStatus::Completed, &actor, reason)?;
         flow.advance(conn, &actor).await?;
     } else {
@@ -280,8 +290,11 @@ pub struct FlowView {
     pub child_flows: Value,
     pub child_status: Option<String>,
     pub phase_history: Value,
-    /// Why a running flow does not move: e.g. no step is registered for its current phase.
+    /// Why a running flow does not move: e.g. no step is registered for its current phase, or
+    /// the decision its current phase waits for.
     pub waiting_reason: Option<String>,
+    /// The phases' results (`StepContext::set_output`) by phase name.
+    pub phase_results: Value,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -301,6 +314,10 @@ pub struct ApprovalView {
     pub decided_by: Option<Uuid>,
     pub decision: Option<String>,
     pub comment: Option<String>,
+    /// `after_step` (the phase's static gate) or `decision` (asked for by the step at run time).
+    pub gate: String,
+    /// Why the step asked for a decision.
+    pub reason: Option<String>,
 }
 
 type MasterRow = (
@@ -345,7 +362,7 @@ pub async fn get(
         None => (None, Vec::new()),
     };
     let approvals: Vec<ApprovalView> = sqlx::query_as(
-        "SELECT phase, requested_at, decided_at, decided_by, decision, comment \
+        "SELECT phase, requested_at, decided_at, decided_by, decision, comment, gate, reason \
            FROM migration.flow_approvals WHERE flow_id = $1 AND client_account_id = $2 \
           ORDER BY requested_at, id",
     )
@@ -381,6 +398,12 @@ pub async fn get(
             .and_then(|m| m.get("waiting_reason"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        phase_results: r
+            .9
+            .as_ref()
+            .and_then(|m| m.get("phase_results"))
+            .cloned()
+            .unwrap_or_else(|| json!({})),
         created_at: r.10,
         updated_at: r.11,
         completed_at: r.12,
@@ -492,6 +515,7 @@ pub(crate) struct Locked {
     history: Vec<Value>,
     pub(crate) events: Vec<(String, Value)>,
     waiting_reason: Option<Option<String>>,
+    results: serde_json::Map<String, Value>,
 }
 
 impl Locked {
@@ -531,6 +555,7 @@ impl Locked {
             history: Vec::new(),
             events: Vec::new(),
             waiting_reason: None,
+            results: serde_json::Map::new(),
         })
     }
 
@@ -588,6 +613,11 @@ impl Locked {
             ));
         }
         self.waiting_reason = Some(reason);
+    }
+
+    /// Stores `result` as the phase's result (replacing an earlier one) when saved.
+    pub(crate) fn set_phase_result(&mut self, phase: &str, result: Value) {
+        self.results.insert(phase.to_string(), result);
     }
 
     /// Enqueues a run of the current phase with a fresh run id (older runs become no-ops).
@@ -668,6 +698,19 @@ impl Locked {
         .bind(reason.unwrap_or(Value::Null))
         .execute(&mut *conn)
         .await?;
+        if !self.results.is_empty() {
+            sqlx::query(
+                "UPDATE migration.crewai_flow_state_extensions SET execution_metrics = \
+                     jsonb_set(coalesce(execution_metrics, '{}'::jsonb), '{phase_results}', \
+                               coalesce(execution_metrics->'phase_results', '{}'::jsonb) || $3) \
+                  WHERE flow_id = $1 AND client_account_id = $2",
+            )
+            .bind(self.flow_id)
+            .bind(self.client)
+            .bind(Value::Object(std::mem::take(&mut self.results)))
+            .execute(&mut *conn)
+            .await?;
+        }
         let table = child_table(self.kind);
         let progress_sql = if has_progress_column(self.kind) {
             ", progress_percentage = $7"

@@ -1,14 +1,23 @@
 //! Importing an inventory file into an engagement's assets.
 //!
-//! [`run_import`] reads the file on a blocking thread ([`read`]: source, layout detection,
-//! RVTools join, mapping proposal, cleansing), streams the rows in bounded batches, stages them
-//! in `import_rows`, reconciles each row with the engagement's assets by the ordered identity
-//! keys (source id, FQDN, host name, IP, MAC, name; the key index is loaded once), and writes
-//! assets and dependencies. Everything of one import happens in one transaction in the
-//! tenant's scope: an error rolls it back (no partial assets) and the session is then marked
-//! `failed` with the error in a separate transaction. A dry run computes the same report and
-//! writes no asset or dependency.
+//! The file is read on a blocking thread ([`read`]: source, layout detection, RVTools join,
+//! the [`plan`] with the mapping proposal) and streamed in bounded batches. Rows are staged in
+//! `import_rows`, reconciled with the engagement's assets by the ordered identity keys (source
+//! id, FQDN, host name, IP, MAC, name; the key index is loaded once, [`reconcile`]), and
+//! written as assets and dependencies.
+//!
+//! - [`run_import`]: one shot (the CLI): approved proposals are applied, needs-review columns
+//!   are not.
+//! - [`stage_import`] then [`apply_import`] (the discovery flow): the raw rows and the proposal
+//!   are stored; once every column is decided, the staged rows are processed with the
+//!   decided mapping.
+//!
+//! Each write phase is one transaction in the tenant's scope: an error rolls it back (no
+//! partial assets) and the session is then marked `failed` with the error in a separate
+//! transaction. A dry run computes the same report and writes no asset or dependency.
 
+mod pipeline;
+mod plan;
 mod read;
 mod reconcile;
 mod store;
@@ -25,7 +34,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use read::MappingRow;
+pub use plan::MappingRow;
 
 /// Options of one import.
 #[derive(Debug, Clone)]
@@ -114,6 +123,12 @@ pub enum ImportError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Db(#[from] modernize_db::DbError),
+    #[error("import {0} not found")]
+    ImportNotFound(Uuid),
+    #[error("the import cannot be applied: it is {0}")]
+    NotApplicable(String),
+    #[error("the mapping of {} column(s) still needs review: {}", .0.len(), .0.join(", "))]
+    MappingReviewPending(Vec<String>),
     #[error("import failed: {0}")]
     Internal(String),
 }
@@ -125,6 +140,9 @@ impl ImportError {
             ImportError::EngagementNotFound(_) => "engagement_not_found",
             ImportError::Source(e) => e.code(),
             ImportError::Database(_) | ImportError::Db(_) => "database_error",
+            ImportError::ImportNotFound(_) => "import_not_found",
+            ImportError::NotApplicable(_) => "import_not_applicable",
+            ImportError::MappingReviewPending(_) => "mapping_review_pending",
             ImportError::Internal(_) => "import_failed",
         }
     }
@@ -145,7 +163,49 @@ impl FailedImport {
     }
 }
 
-/// Imports `path` into the engagement. `pool` is the runtime pool (row-level security).
+/// A staged import, waiting for its mapping to be decided and applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct StagedImport {
+    pub import_id: Uuid,
+    pub rows_staged: u64,
+    pub layout: String,
+    pub layout_confidence: f64,
+    /// `assets` or `dependencies`.
+    pub table_kind: String,
+    /// Columns whose mapping waits for a person.
+    pub needs_review: u64,
+    pub mappings: Vec<MappingRow>,
+}
+
+/// Options of applying a staged import.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    pub dry_run: bool,
+    /// The acting user (stored as `created_by` of new assets), if any.
+    pub user_id: Option<Uuid>,
+}
+
+fn client_scope(client_account_id: Uuid, user_id: Option<Uuid>) -> TenantScope {
+    TenantScope::Client {
+        client_account_id: ClientAccountId::from(client_account_id),
+        user_id: user_id.map(UserId::from),
+    }
+}
+
+/// The learned mapping corrections of the client (for the proposal).
+async fn learned(
+    pool: &PgPool,
+    scope: TenantScope,
+    client: Uuid,
+) -> Result<Vec<modernize_ingest::mapping::LearnedCorrection>, ImportError> {
+    let mut tx = begin(pool, scope).await?;
+    let hints = crate::learning::mapping_hints(&mut tx, client).await?;
+    tx.commit().await?;
+    Ok(hints)
+}
+
+/// Imports `path` into the engagement in one go. `pool` is the runtime pool (row-level
+/// security).
 pub async fn run_import(
     pool: &PgPool,
     client_account_id: Uuid,
@@ -154,10 +214,7 @@ pub async fn run_import(
     options: &ImportOptions,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<ImportReport, FailedImport> {
-    let scope = TenantScope::Client {
-        client_account_id: ClientAccountId::from(client_account_id),
-        user_id: options.user_id.map(UserId::from),
-    };
+    let scope = client_scope(client_account_id, options.user_id);
     let fail = |import_id, error| FailedImport { import_id, error };
     let meta = store::file_meta(path, options.max_bytes)
         .await
@@ -165,24 +222,103 @@ pub async fn run_import(
     let import_id = store::create_session(pool, scope, engagement_id, path, &meta, options)
         .await
         .map_err(|e| fail(None, e))?;
-    match reconcile::import(
-        pool,
-        scope,
-        import_id,
-        engagement_id,
-        path,
-        &meta,
-        options,
-        progress,
-    )
-    .await
-    {
-        Ok(report) => Ok(report),
+    let result = match learned(pool, scope, client_account_id).await {
+        Ok(hints) => {
+            pipeline::one_shot(
+                pool,
+                scope,
+                import_id,
+                engagement_id,
+                path,
+                &meta,
+                options,
+                hints,
+                progress,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    settle(pool, scope, import_id, result).await
+}
+
+/// Marks the session failed when the import failed.
+async fn settle<T>(
+    pool: &PgPool,
+    scope: TenantScope,
+    import_id: Uuid,
+    result: Result<T, ImportError>,
+) -> Result<T, FailedImport> {
+    match result {
+        Ok(v) => Ok(v),
         Err(error) => {
             if let Err(e) = store::mark_failed(pool, scope, import_id, &error).await {
                 tracing::error!(%import_id, error = %e, "could not mark the import failed");
             }
-            Err(fail(Some(import_id), error))
+            Err(FailedImport {
+                import_id: Some(import_id),
+                error,
+            })
+        }
+    }
+}
+
+/// Reads `path`, stages its raw rows and the proposed mapping for review (nothing is written
+/// to the inventory). The session is `mapping_review` when a column needs review, else
+/// `staged`.
+pub async fn stage_import(
+    pool: &PgPool,
+    client_account_id: Uuid,
+    engagement_id: Uuid,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<StagedImport, FailedImport> {
+    let scope = client_scope(client_account_id, options.user_id);
+    let meta = store::file_meta(path, options.max_bytes)
+        .await
+        .map_err(|error| FailedImport {
+            import_id: None,
+            error,
+        })?;
+    let import_id = store::create_session(pool, scope, engagement_id, path, &meta, options)
+        .await
+        .map_err(|error| FailedImport {
+            import_id: None,
+            error,
+        })?;
+    let result = match learned(pool, scope, client_account_id).await {
+        Ok(hints) => {
+            pipeline::stage(
+                pool, scope, import_id, path, &meta, options, hints, progress,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    settle(pool, scope, import_id, result).await
+}
+
+/// Applies a staged import with the decided mapping: cleansing, reconciliation, assets,
+/// dependencies and the row outcomes, all or nothing. Refused without any change
+/// (`import_not_found`, `import_not_applicable`, `mapping_review_pending`) when the import
+/// cannot be applied now; a failure while applying marks the session `failed`.
+pub async fn apply_import(
+    pool: &PgPool,
+    client_account_id: Uuid,
+    import_id: Uuid,
+    options: &ApplyOptions,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<ImportReport, FailedImport> {
+    let scope = client_scope(client_account_id, options.user_id);
+    match pipeline::apply(pool, scope, import_id, options, progress).await {
+        Ok(report) => Ok(report),
+        Err(pipeline::ApplyFailure::Refused(error)) => Err(FailedImport {
+            import_id: Some(import_id),
+            error,
+        }),
+        Err(pipeline::ApplyFailure::Failed(error)) => {
+            settle(pool, scope, import_id, Err(error)).await
         }
     }
 }

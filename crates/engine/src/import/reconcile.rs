@@ -2,67 +2,151 @@
 //! by ordered identity keys, and writes assets and dependencies in one transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 
-use modernize_domain::tenancy::TenantScope;
 use modernize_ingest::attributes::AssetAttribute as A;
 use modernize_ingest::cleanse::{CleansedAsset, Severity, Value};
 use modernize_ingest::identity::{IdentityKey, KeyKind, identity_keys};
-use modernize_ingest::layout::{DetectionKind, LayoutId};
+use modernize_ingest::layout::LayoutId;
 use modernize_ingest::score;
-use modernize_ingest::source::Limits;
 use serde_json::{Map, Value as Json, json};
-use sqlx::PgPool;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::read::{self, Body, Header, Message, ReadRow, Relation};
-use super::store::{self, FileMeta};
-use super::{ImportError, ImportOptions, ImportReport, Progress, begin};
+use super::plan::{Body, ReadRow, Relation};
+use super::store::{self, Tx};
+use super::{ImportError, ImportReport, Progress};
 
 /// Assets written per statement.
-const FLUSH: usize = 500;
+const FLUSH: usize = 2000;
+
+/// A 64-bit fingerprint (FNV-1a). Identity keys and stored values are kept as fingerprints so
+/// that the index of a large engagement stays small in memory.
+fn fingerprint(tag: u8, text: &str) -> u64 {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.push(tag);
+    bytes.extend_from_slice(text.as_bytes());
+    modernize_ingest::embed::fnv1a(&bytes)
+}
+
+fn key_fingerprint(key: &IdentityKey) -> u64 {
+    fingerprint(key.kind as u8, &key.value)
+}
+
+/// The fingerprint of a stored or supplied value: numbers equal to 9 significant digits
+/// match (a size computed twice compares equal), other values by their JSON text.
+fn value_fingerprint(value: &Json) -> u64 {
+    match value {
+        Json::Number(n) => match n.as_f64() {
+            Some(x) => fingerprint(b'n', &format!("{x:.8e}")),
+            None => fingerprint(b'n', &n.to_string()),
+        },
+        Json::String(s) => fingerprint(b's', s),
+        other => fingerprint(b'j', &other.to_string()),
+    }
+}
+
+/// The position of a column of the asset document in [`Known::values`].
+fn column_slot(column: &str) -> Option<u8> {
+    if column == "raw_data" {
+        return Some(A::ALL.len() as u8);
+    }
+    A::ALL
+        .iter()
+        .position(|a| a.as_str() == column)
+        .map(|i| i as u8)
+}
 
 /// An asset of the engagement as the import sees it (stored, or created by this import).
 struct Known {
     id: Uuid,
-    /// Identity keys as first seen.
-    keys: Vec<IdentityKey>,
-    /// Attribute columns and `raw_data`, as they will be after this import's writes so far.
-    doc: Map<String, Json>,
+    /// Fingerprints of the asset's source id and FQDN keys, as first seen.
+    strong: [Option<u64>; 2],
+    /// Fingerprints of its non-null attribute columns and `raw_data`, as they will be after
+    /// this import's writes so far, sorted by column slot.
+    values: Vec<(u8, u64)>,
+}
+
+impl Known {
+    fn new(id: Uuid, keys: &[IdentityKey], doc: &Map<String, Json>) -> Known {
+        let strong_of = |kind: KeyKind| keys.iter().find(|k| k.kind == kind).map(key_fingerprint);
+        let mut known = Known {
+            id,
+            strong: [strong_of(KeyKind::SourceId), strong_of(KeyKind::Fqdn)],
+            values: Vec::new(),
+        };
+        known.merge(doc);
+        known
+    }
+
+    fn value(&self, slot: u8) -> Option<u64> {
+        self.values
+            .binary_search_by_key(&slot, |(s, _)| *s)
+            .ok()
+            .map(|i| self.values[i].1)
+    }
+
+    /// Whether any value of `doc` differs from the asset's.
+    fn differs(&self, doc: &Map<String, Json>) -> bool {
+        doc.iter().any(|(k, v)| match column_slot(k) {
+            Some(slot) => v.is_null() || self.value(slot) != Some(value_fingerprint(v)),
+            None => false,
+        })
+    }
+
+    fn merge(&mut self, doc: &Map<String, Json>) {
+        for (k, v) in doc {
+            let Some(slot) = column_slot(k) else { continue };
+            if v.is_null() {
+                continue;
+            }
+            let fp = value_fingerprint(v);
+            match self.values.binary_search_by_key(&slot, |(s, _)| *s) {
+                Ok(i) => self.values[i].1 = fp,
+                Err(i) => self.values.insert(i, (slot, fp)),
+            }
+        }
+        self.values.shrink_to_fit();
+    }
+
+    fn has(&self, attr: A) -> bool {
+        column_slot(attr.as_str()).is_some_and(|slot| self.value(slot).is_some())
+    }
 }
 
 struct Index {
     assets: Vec<Known>,
-    by_key: HashMap<(KeyKind, String), usize>,
+    by_key: HashMap<u64, u32>,
 }
 
 impl Index {
     fn add(&mut self, keys: &[IdentityKey], slot: usize) {
         for k in keys {
-            self.by_key.entry((k.kind, k.value.clone())).or_insert(slot);
+            self.by_key.entry(key_fingerprint(k)).or_insert(slot as u32);
         }
     }
 
     fn find(&self, keys: &[IdentityKey]) -> Option<usize> {
         keys.iter()
-            .find_map(|k| self.by_key.get(&(k.kind, k.value.clone())).copied())
+            .find_map(|k| self.by_key.get(&key_fingerprint(k)).map(|s| *s as usize))
     }
 
     /// Like [`Index::find`], but a weaker key never matches an asset whose source id or FQDN
     /// contradicts the row's (two VMs of the same name with different UUIDs stay two assets).
     fn find_consistent(&self, keys: &[IdentityKey]) -> Option<usize> {
-        let own = |kind: KeyKind| keys.iter().find(|k| k.kind == kind).map(|k| &k.value);
+        let own = |kind: KeyKind| keys.iter().find(|k| k.kind == kind).map(key_fingerprint);
         keys.iter().find_map(|k| {
-            let slot = *self.by_key.get(&(k.kind, k.value.clone()))?;
-            let theirs = &self.assets[slot].keys;
-            let conflict = [KeyKind::SourceId, KeyKind::Fqdn].iter().any(|kind| {
-                *kind < k.kind
-                    && match (own(*kind), theirs.iter().find(|t| t.kind == *kind)) {
-                        (Some(a), Some(b)) => *a != b.value,
-                        _ => false,
-                    }
-            });
+            let slot = *self.by_key.get(&key_fingerprint(k))? as usize;
+            let theirs = &self.assets[slot].strong;
+            let conflict =
+                [KeyKind::SourceId, KeyKind::Fqdn]
+                    .iter()
+                    .zip(theirs)
+                    .any(|(kind, theirs)| {
+                        *kind < k.kind
+                            && match (own(*kind), theirs) {
+                                (Some(a), Some(b)) => a != *b,
+                                _ => false,
+                            }
+                    });
             (!conflict).then_some(slot)
         })
     }
@@ -113,7 +197,7 @@ fn reference_keys(reference: &str, source_system: &str) -> Vec<IdentityKey> {
     identity_keys(&asset, Some(source_system))
 }
 
-fn default_source_system(layout: LayoutId) -> &'static str {
+pub(super) fn default_source_system(layout: LayoutId) -> &'static str {
     match layout {
         LayoutId::Rvtools => "rvtools",
         LayoutId::AwsMigrationHub | LayoutId::AwsMigrationEvaluator => "aws",
@@ -127,29 +211,36 @@ fn default_source_system(layout: LayoutId) -> &'static str {
     }
 }
 
-fn same(stored: Option<&Json>, new: &Json) -> bool {
-    match (stored, new) {
-        (Some(Json::Number(a)), Json::Number(b)) => match (a.as_f64(), b.as_f64()) {
-            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
-            _ => a == b,
-        },
-        (Some(a), b) => a == b,
-        (None, _) => false,
+fn json_of(value: &Value) -> Json {
+    match value {
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Integer(i) => json!(i),
+        Value::Number(n) => json!(n),
+        Value::Bool(b) => Json::String(b.to_string()),
+        Value::List(l) => json!(l),
     }
+}
+
+/// `raw_data` of an asset: the row as read, by source header, and the custom attributes the
+/// mapping chose under `custom_attributes` (by custom name, cleansed).
+fn raw_data(raw: &Json, asset: &CleansedAsset) -> Json {
+    let mut doc = raw.as_object().cloned().unwrap_or_default();
+    if !asset.custom.is_empty() {
+        let custom: Map<String, Json> = asset
+            .custom
+            .iter()
+            .map(|(k, v)| (k.clone(), json_of(v)))
+            .collect();
+        doc.insert("custom_attributes".into(), Json::Object(custom));
+    }
+    Json::Object(doc)
 }
 
 /// The asset columns a cleansed row supplies, as JSON.
 fn values_doc(asset: &CleansedAsset) -> Map<String, Json> {
     let mut doc = Map::new();
     for (attr, value) in &asset.values {
-        let v = match value {
-            Value::Text(s) => Json::String(s.clone()),
-            Value::Integer(i) => json!(i),
-            Value::Number(n) => json!(n),
-            Value::Bool(b) => Json::String(b.to_string()),
-            Value::List(l) => json!(l),
-        };
-        doc.insert(attr.as_str().to_string(), v);
+        doc.insert(attr.as_str().to_string(), json_of(value));
     }
     if !asset.has(A::AssetType) {
         let host_like = [A::Hostname, A::Fqdn, A::IpAddress, A::OsType, A::OsVersion]
@@ -170,6 +261,8 @@ struct Edge {
     source: Uuid,
     /// A relationship row's source reference, resolved like the target (then `source` is nil).
     source_ref: Option<String>,
+    /// The target when it is the row's own asset (a dependency column marked inbound).
+    target: Option<Uuid>,
     target_ref: String,
     dependency_type: &'static str,
     strength: &'static str,
@@ -177,250 +270,230 @@ struct Edge {
     evidence: Json,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn import(
-    pool: &PgPool,
-    scope: TenantScope,
-    import_id: Uuid,
-    engagement: Uuid,
-    path: &Path,
-    meta: &FileMeta,
-    options: &ImportOptions,
-    progress: &mut (dyn FnMut(Progress) + Send),
-) -> Result<ImportReport, ImportError> {
-    let client: Uuid = scope
-        .client_account_id()
-        .map(|c| c.0)
-        .ok_or_else(|| ImportError::Internal("no client scope".into()))?;
-    let (tx_rows, mut rx) = mpsc::channel(4);
-    let limits = Limits {
-        max_bytes: options.max_bytes,
-        ..Limits::default()
-    };
-    let reader = {
-        let path = path.to_path_buf();
-        let threshold = options.threshold;
-        tokio::task::spawn_blocking(move || read::read(path, limits, threshold, tx_rows))
-    };
-
-    let header: Header = match rx.recv().await {
-        Some(Message::Header(h)) => h,
-        Some(Message::Failed(e)) => return Err(e.into()),
-        _ => return Err(ImportError::Internal("the reader stopped".into())),
-    };
-    let source_system = options
-        .source_system
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| default_source_system(header.layout).to_string());
-    let mut report = ImportReport {
-        import_id,
-        file_name: meta.name.clone(),
-        file_size_bytes: meta.size,
-        format: header.format.clone(),
-        table: header.table.clone(),
-        layout: header.layout.as_str().to_string(),
-        layout_confidence: header.layout_confidence,
-        table_kind: match header.kind {
-            DetectionKind::Dependencies => "dependencies".into(),
-            _ => "assets".into(),
-        },
-        dry_run: options.dry_run,
-        status: if options.dry_run {
-            "dry_run_completed".into()
-        } else {
-            "committed".into()
-        },
-        source_system: source_system.clone(),
-        rows_read: 0,
-        rows_accepted: 0,
-        rows_fixed: 0,
-        rows_rejected: 0,
-        rejected_by_code: BTreeMap::new(),
-        warnings_by_code: BTreeMap::new(),
-        assets_created: 0,
-        assets_updated: 0,
-        assets_unchanged: 0,
-        dependencies_created: 0,
-        dependencies_skipped: 0,
-        column_mappings: header.mappings.clone(),
-        notes: header.notes.clone(),
-    };
-    if header.mappings.iter().any(|m| m.status == "needs_review") {
-        report.notes.push(
-            "columns whose mapping needs review were not applied (their values are kept in \
-             raw_data); approve them in the discovery flow's mapping review"
-                .into(),
-        );
-    }
-
-    let mut tx = begin(pool, scope).await?;
-    store::write_mappings(&mut tx, import_id, client, &header.mappings).await?;
-    let mut index = Index {
-        assets: Vec::new(),
-        by_key: HashMap::new(),
-    };
-    for (id, sys, doc) in store::load_assets(&mut tx, client, engagement).await? {
-        let keys = identity_keys(&asset_of(&doc), sys.as_deref());
-        let slot = index.assets.len();
-        index.assets.push(Known {
-            id,
-            doc,
-            keys: keys.clone(),
-        });
-        index.add(&keys, slot);
-    }
-
-    let mut pending_insert: Vec<Uuid> = Vec::new();
-    let mut pending_update: Vec<Uuid> = Vec::new();
-    let mut docs: HashMap<Uuid, Map<String, Json>> = HashMap::new();
-    let mut created_ids: HashSet<Uuid> = HashSet::new();
-    let mut edges: Vec<Edge> = Vec::new();
-
-    loop {
-        let batch = match rx.recv().await {
-            Some(Message::Rows(b)) => b,
-            Some(Message::Done) => break,
-            Some(Message::Failed(e)) => return Err(e.into()),
-            Some(Message::Header(_)) | None => {
-                return Err(ImportError::Internal("the reader stopped".into()));
-            }
-        };
-        let mut staged = Vec::with_capacity(batch.len());
-        for row in batch {
-            report.rows_read += 1;
-            let outcome = match &row.body {
-                Body::Asset(asset) => asset_row(
-                    &row,
-                    asset,
-                    &source_system,
-                    import_id,
-                    &mut index,
-                    &mut docs,
-                    &mut pending_insert,
-                    &mut pending_update,
-                    &mut created_ids,
-                    &mut edges,
-                    &mut report,
-                ),
-                Body::Relation(rel) => relation_row(&row, rel, &header, &mut edges),
-            };
-            staged.push(finish_row(&row, outcome, options.dry_run, &mut report));
-        }
-        store::stage_rows(&mut tx, import_id, client, staged).await?;
-        if !options.dry_run && (pending_insert.len() >= FLUSH || pending_update.len() >= FLUSH) {
-            flush(
-                &mut tx,
-                client,
-                engagement,
-                options,
-                &mut docs,
-                &mut pending_insert,
-                &mut pending_update,
-            )
-            .await?;
-        }
-        progress(Progress::Rows {
-            rows: report.rows_read,
-            file_bytes: meta.size,
-        });
-    }
-    reader
-        .await
-        .map_err(|e| ImportError::Internal(format!("reader: {e}")))?;
-    if !options.dry_run {
-        flush(
-            &mut tx,
-            client,
-            engagement,
-            options,
-            &mut docs,
-            &mut pending_insert,
-            &mut pending_update,
-        )
-        .await?;
-    }
-
-    progress(Progress::Dependencies);
-    let mut seen = HashSet::new();
-    let mut rows = Vec::new();
-    for e in edges {
-        let source = match &e.source_ref {
-            None => Some(e.source),
-            Some(r) => index
-                .find(&reference_keys(r, &source_system))
-                .map(|slot| index.assets[slot].id),
-        };
-        let keys = reference_keys(&e.target_ref, &source_system);
-        let (Some(source), Some(slot)) = (source, index.find(&keys)) else {
-            report.dependencies_skipped += 1;
-            *report
-                .warnings_by_code
-                .entry("unresolved_dependency".into())
-                .or_default() += 1;
-            continue;
-        };
-        let target = index.assets[slot].id;
-        if target == source {
-            report.dependencies_skipped += 1;
-            *report
-                .warnings_by_code
-                .entry("self_dependency".into())
-                .or_default() += 1;
-            continue;
-        }
-        if !seen.insert((source, target, e.dependency_type)) {
-            continue;
-        }
-        rows.push(json!({
-            "source_asset_id": source,
-            "target_asset_id": target,
-            "dependency_type": e.dependency_type,
-            "direction": "outbound",
-            "strength": e.strength,
-            "confidence_score": e.confidence,
-            "evidence": e.evidence,
-        }));
-    }
-    for chunk in rows.chunks(FLUSH) {
-        report.dependencies_created +=
-            store::write_dependencies(&mut tx, client, chunk.to_vec(), options.dry_run).await?;
-    }
-
-    progress(Progress::Committing);
-    store::finish_session(&mut tx, import_id, &report).await?;
-    tx.commit().await?;
-    Ok(report)
-}
-
-async fn flush(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+/// The writing side of one import: reconciles processed rows with the engagement's assets
+/// and buffers the asset writes; one per import, inside the import's transaction.
+pub(super) struct Reconciler {
     client: Uuid,
     engagement: Uuid,
-    options: &ImportOptions,
-    docs: &mut HashMap<Uuid, Map<String, Json>>,
-    inserts: &mut Vec<Uuid>,
-    updates: &mut Vec<Uuid>,
-) -> Result<(), ImportError> {
-    let take = |ids: &mut Vec<Uuid>, docs: &mut HashMap<Uuid, Map<String, Json>>| {
-        std::mem::take(ids)
-            .into_iter()
-            .filter_map(|id| docs.remove(&id).map(Json::Object))
-            .collect::<Vec<_>>()
+    import_id: Uuid,
+    source_system: String,
+    layout: LayoutId,
+    dry_run: bool,
+    flow_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    index: Index,
+    docs: HashMap<Uuid, Map<String, Json>>,
+    pending_insert: Vec<Uuid>,
+    pending_update: Vec<Uuid>,
+    created: HashSet<Uuid>,
+    edges: Vec<Edge>,
+    pub report: ImportReport,
+}
+
+/// Who writes, for whom.
+pub(super) struct Target {
+    pub client: Uuid,
+    pub engagement: Uuid,
+    pub import_id: Uuid,
+    pub dry_run: bool,
+    pub flow_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+}
+
+impl Reconciler {
+    /// Loads the engagement's identity index.
+    pub async fn new(
+        tx: &mut Tx,
+        target: Target,
+        layout: LayoutId,
+        report: ImportReport,
+    ) -> Result<Reconciler, ImportError> {
+        let mut index = Index {
+            assets: Vec::new(),
+            by_key: HashMap::new(),
+        };
+        store::load_assets(tx, target.client, target.engagement, |id, sys, doc| {
+            let keys = identity_keys(&asset_of(&doc), sys.as_deref());
+            let slot = index.assets.len();
+            index.assets.push(Known::new(id, &keys, &doc));
+            index.add(&keys, slot);
+        })
+        .await?;
+        Ok(Reconciler {
+            client: target.client,
+            engagement: target.engagement,
+            import_id: target.import_id,
+            source_system: report.source_system.clone(),
+            layout,
+            dry_run: target.dry_run,
+            flow_id: target.flow_id,
+            user_id: target.user_id,
+            index,
+            docs: HashMap::new(),
+            pending_insert: Vec::new(),
+            pending_update: Vec::new(),
+            created: HashSet::new(),
+            edges: Vec::new(),
+            report,
+        })
+    }
+
+    /// Reconciles one processed row; returns its outcome as an `import_rows` record.
+    pub fn row(&mut self, row: &ReadRow) -> Json {
+        self.report.rows_read += 1;
+        let outcome = match &row.body {
+            Body::Asset(asset) => self.asset_row(row, asset),
+            Body::Relation(rel) => relation_row(row, rel, self.layout, &mut self.edges),
+            Body::Raw => Outcome {
+                rejected_codes: vec!["not_processed".into()],
+                asset: None,
+            },
+        };
+        finish_row(row, outcome, self.dry_run, &mut self.report)
+    }
+
+    /// Writes the buffered assets when enough are waiting.
+    pub async fn maybe_flush(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
+        if self.pending_insert.len() >= FLUSH || self.pending_update.len() >= FLUSH {
+            self.flush(tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
+        if self.dry_run {
+            self.pending_insert.clear();
+            self.pending_update.clear();
+            self.docs.clear();
+            return Ok(());
+        }
+        let docs = &mut self.docs;
+        let mut take = |ids: &mut Vec<Uuid>| {
+            std::mem::take(ids)
+                .into_iter()
+                .filter_map(|id| docs.remove(&id).map(Json::Object))
+                .collect::<Vec<_>>()
+        };
+        let ins = take(&mut self.pending_insert);
+        let upd = take(&mut self.pending_update);
+        store::insert_assets(
+            tx,
+            self.client,
+            self.engagement,
+            self.flow_id,
+            self.user_id,
+            ins,
+        )
+        .await?;
+        store::update_assets(tx, self.client, self.engagement, upd).await?;
+        Ok(())
+    }
+
+    /// Writes what is left, then the dependencies; returns the report.
+    pub async fn finish(
+        mut self,
+        tx: &mut Tx,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<ImportReport, ImportError> {
+        self.flush(tx).await?;
+        progress(Progress::Dependencies);
+        let rows = self.resolve_edges();
+        for chunk in rows.chunks(FLUSH) {
+            self.report.dependencies_created +=
+                store::write_dependencies(tx, self.client, chunk.to_vec(), self.dry_run).await?;
+        }
+        Ok(self.report)
+    }
+
+    fn resolve_edges(&mut self) -> Vec<Json> {
+        let index = &self.index;
+        let report = &mut self.report;
+        let source_system = &self.source_system;
+        let mut seen = HashSet::new();
+        let mut rows = Vec::new();
+        for e in std::mem::take(&mut self.edges) {
+            let source = match &e.source_ref {
+                None => Some(e.source),
+                Some(r) => index
+                    .find(&reference_keys(r, source_system))
+                    .map(|slot| index.assets[slot].id),
+            };
+            let target = match e.target {
+                Some(id) => Some(id),
+                None => index
+                    .find(&reference_keys(&e.target_ref, source_system))
+                    .map(|slot| index.assets[slot].id),
+            };
+            let (Some(source), Some(target)) = (source, target) else {
+                report.dependencies_skipped += 1;
+                *report
+                    .warnings_by_code
+                    .entry("unresolved_dependency".into())
+                    .or_default() += 1;
+                continue;
+            };
+            if target == source {
+                report.dependencies_skipped += 1;
+                *report
+                    .warnings_by_code
+                    .entry("self_dependency".into())
+                    .or_default() += 1;
+                continue;
+            }
+            if !seen.insert((source, target, e.dependency_type)) {
+                continue;
+            }
+            rows.push(json!({
+                "source_asset_id": source,
+                "target_asset_id": target,
+                "dependency_type": e.dependency_type,
+                "direction": "outbound",
+                "strength": e.strength,
+                "confidence_score": e.confidence,
+                "evidence": e.evidence,
+            }));
+        }
+        rows
+    }
+
+    fn asset_row(&mut self, row: &ReadRow, asset: &CleansedAsset) -> Outcome {
+        asset_row(
+            row,
+            asset,
+            &self.source_system,
+            self.import_id,
+            &mut self.index,
+            &mut self.docs,
+            &mut self.pending_insert,
+            &mut self.pending_update,
+            &mut self.created,
+            &mut self.edges,
+            &mut self.report,
+        )
+    }
+}
+
+/// Whether the row's dependency column lists assets that depend on it: a column named like
+/// "Dependency Direction" (Konveyor's application import) saying `northbound`, `inbound`,
+/// `upstream` or `incoming`. Otherwise the row's asset depends on the listed ones.
+fn inbound_dependencies(raw: &Json) -> bool {
+    let Some(raw) = raw.as_object() else {
+        return false;
     };
-    let ins = take(inserts, docs);
-    store::insert_assets(
-        tx,
-        client,
-        engagement,
-        options.flow_id,
-        options.user_id,
-        ins,
-    )
-    .await?;
-    let upd = take(updates, docs);
-    store::update_assets(tx, client, engagement, upd).await?;
-    Ok(())
+    raw.iter().any(|(k, v)| {
+        let k: String = k
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        (k == "dependencydirection" || k == "direction")
+            && v.as_str().is_some_and(|v| {
+                matches!(
+                    v.trim().to_lowercase().as_str(),
+                    "northbound" | "inbound" | "upstream" | "incoming"
+                )
+            })
+    })
 }
 
 /// What happened to a row.
@@ -460,15 +533,13 @@ fn asset_row(
     }
     let keys = identity_keys(asset, Some(source_system));
     let mut new = values_doc(asset);
-    new.insert("raw_data".into(), row.raw.clone());
+    new.insert("raw_data".into(), raw_data(&row.raw, asset));
     let (id, action) = match index.find_consistent(&keys) {
         Some(slot) => {
             let known = &mut index.assets[slot];
-            let changed = new.iter().any(|(k, v)| !same(known.doc.get(k), v));
+            let changed = known.differs(&new);
             if changed {
-                for (k, v) in &new {
-                    known.doc.insert(k.clone(), v.clone());
-                }
+                known.merge(&new);
             }
             let id = known.id;
             // Keys added by this row (e.g. an IP now known) find the asset too.
@@ -477,10 +548,10 @@ fn asset_row(
                 (id, "unchanged")
             } else {
                 // Completeness over the merged values.
-                let merged = &index.assets[slot].doc;
+                let merged = &index.assets[slot];
                 let mut full = asset.clone();
                 for a in A::ALL {
-                    if !full.has(*a) && merged.get(a.as_str()).is_some_and(|v| !v.is_null()) {
+                    if !full.has(*a) && merged.has(*a) {
                         full.values.insert(*a, Value::Text(String::new()));
                     }
                 }
@@ -525,11 +596,7 @@ fn asset_row(
             new.insert("source_system".into(), json!(source_system));
             new.insert("import_session_id".into(), json!(import_id));
             let slot = index.assets.len();
-            index.assets.push(Known {
-                id,
-                doc: new.clone(),
-                keys: keys.clone(),
-            });
+            index.assets.push(Known::new(id, &keys, &new));
             index.add(&keys, slot);
             docs.insert(id, new);
             pending_insert.push(id);
@@ -547,21 +614,31 @@ fn asset_row(
             .provenance
             .get(&A::Dependencies)
             .map(|p| p.column.clone());
+        let inbound = inbound_dependencies(&row.raw);
         for t in targets {
+            let evidence = json!({
+                "import_session_id": import_id,
+                "table": row.table,
+                "row": row.row,
+                "column": column,
+                "value": t,
+                "direction": if inbound { "inbound" } else { "outbound" },
+            });
+            // An inbound dependency: the named asset depends on this one.
+            let (source, source_ref, target, target_ref) = if inbound {
+                (Uuid::nil(), Some(t.clone()), Some(id), String::new())
+            } else {
+                (id, None, None, t.clone())
+            };
             edges.push(Edge {
-                source: id,
-                source_ref: None,
-                target_ref: t.clone(),
+                source,
+                source_ref,
+                target,
+                target_ref,
                 dependency_type: "runtime",
                 strength: "strong",
                 confidence: 0.8,
-                evidence: json!({
-                    "import_session_id": import_id,
-                    "table": row.table,
-                    "row": row.row,
-                    "column": column,
-                    "value": t,
-                }),
+                evidence,
             });
         }
     }
@@ -571,7 +648,7 @@ fn asset_row(
     }
 }
 
-fn relation_row(row: &ReadRow, rel: &Relation, header: &Header, edges: &mut Vec<Edge>) -> Outcome {
+fn relation_row(row: &ReadRow, rel: &Relation, layout: LayoutId, edges: &mut Vec<Edge>) -> Outcome {
     let target = rel.target.clone().or_else(|| rel.target_ip.clone());
     let (Some(source), Some(target)) = (rel.source.clone(), target) else {
         return Outcome {
@@ -584,13 +661,14 @@ fn relation_row(row: &ReadRow, rel: &Relation, header: &Header, edges: &mut Vec<
         Some("critical") => "critical",
         _ => "strong",
     };
-    let dependency_type = match header.layout {
+    let dependency_type = match layout {
         LayoutId::AzureMigrateDependencies => "network",
         _ => "runtime",
     };
     edges.push(Edge {
         source: Uuid::nil(),
         source_ref: Some(source.clone()),
+        target: None,
         target_ref: target.clone(),
         dependency_type,
         strength,

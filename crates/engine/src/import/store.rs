@@ -11,10 +11,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
-use super::read::MappingRow;
+use super::plan::{Decision, MappingRow, Plan, ReadRow};
 use super::{ImportError, ImportOptions, ImportReport, begin};
 
-type Tx = Transaction<'static, Postgres>;
+pub(super) type Tx = Transaction<'static, Postgres>;
 
 /// Size and SHA-256 of the file (the digest only when within the size limit).
 #[derive(Debug, Clone)]
@@ -128,12 +128,15 @@ pub(super) async fn mark_failed(
     Ok(())
 }
 
-/// The attribute columns, as stored, and `raw_data`, of every asset of the engagement.
+/// The attribute columns, as stored, and `raw_data`, of every asset of the engagement, streamed
+/// to `each` (one asset in memory at a time).
 pub(super) async fn load_assets(
     tx: &mut Tx,
     client: Uuid,
     engagement: Uuid,
-) -> Result<Vec<(Uuid, Option<String>, Map<String, Json>)>, ImportError> {
+    mut each: impl FnMut(Uuid, Option<String>, Map<String, Json>),
+) -> Result<(), ImportError> {
+    use futures_util::TryStreamExt;
     let fields: Vec<String> = AssetAttribute::ALL
         .iter()
         .map(|a| format!("'{0}', a.{0}", a.as_str()))
@@ -145,18 +148,17 @@ pub(super) async fn load_assets(
          ORDER BY a.created_at, a.id",
         fields.join(", ")
     );
-    let rows: Vec<(Uuid, Option<String>, Json)> = sqlx::query_as(&sql)
+    let mut rows = sqlx::query_as::<_, (Uuid, Option<String>, Json)>(&sql)
         .bind(client)
         .bind(engagement)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, sys, doc)| match doc {
-            Json::Object(m) => (id, sys, m),
-            _ => (id, sys, Map::new()),
-        })
-        .collect())
+        .fetch(&mut **tx);
+    while let Some((id, sys, doc)) = rows.try_next().await? {
+        match doc {
+            Json::Object(m) => each(id, sys, m),
+            _ => each(id, sys, Map::new()),
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn stage_rows(
@@ -201,7 +203,7 @@ pub(super) async fn write_mappings(
                 "column_index": i,
                 "target": m.target.as_deref().map(|t| truncate(t, 255)),
                 // Relationship fields are stored as attributes of the dependency.
-                "target_kind": if m.target_kind == "relation" { "attribute" } else { m.target_kind },
+                "target_kind": if m.target_kind == "relation" { "attribute" } else { m.target_kind.as_str() },
                 "confidence": m.confidence.clamp(0.0, 1.0),
                 "status": m.status,
                 "reason": m.reason,
@@ -371,6 +373,180 @@ pub(super) async fn finish_session(
     .bind(report.assets_unchanged as i64)
     .bind(report.dependencies_created as i64)
     .bind(serde_json::to_value(report).unwrap_or_default())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Rewrites the outcome of staged rows (applying a staged import).
+pub(super) async fn update_rows(
+    tx: &mut Tx,
+    import_id: Uuid,
+    rows: Vec<Json>,
+) -> Result<(), ImportError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE migration.import_rows AS t \
+         SET status = r.status, issues = r.issues, asset_id = r.asset_id, action = r.action \
+         FROM jsonb_to_recordset($2) AS r(table_name text, row_number bigint, status text, \
+              issues jsonb, asset_id uuid, action text) \
+         WHERE t.import_session_id = $1 AND t.table_name = r.table_name \
+           AND t.row_number = r.row_number",
+    )
+    .bind(import_id)
+    .bind(Json::Array(rows))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A page of staged rows after `after` (table, row number), in order.
+pub(super) async fn staged_rows(
+    tx: &mut Tx,
+    import_id: Uuid,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> Result<Vec<ReadRow>, ImportError> {
+    let (table, number) = after.unwrap_or_default();
+    let rows: Vec<(String, i64, Json, Json)> = sqlx::query_as(
+        "SELECT table_name, row_number, raw, issues FROM migration.import_rows \
+         WHERE import_session_id = $1 AND status = 'staged' \
+           AND (table_name, row_number) > ($2, $3) \
+         ORDER BY table_name, row_number LIMIT $4",
+    )
+    .bind(import_id)
+    .bind(table)
+    .bind(number)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(table, number, raw, issues)| {
+            let problems = issues
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| {
+                            Some((
+                                i.get("code")?.as_str()?.to_string(),
+                                i.get("message")
+                                    .and_then(|m| m.as_str())
+                                    .unwrap_or_default()
+                                    .to_string(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ReadRow {
+                table,
+                row: number.max(0) as u64,
+                raw,
+                problems,
+                body: super::plan::Body::Raw,
+            }
+        })
+        .collect())
+}
+
+/// A staged session: its engagement, status, flow, file, and plan.
+pub(super) struct StagedSession {
+    pub engagement_id: Uuid,
+    pub status: String,
+    pub flow_id: Option<Uuid>,
+    pub file_name: String,
+    pub file_size: u64,
+    pub source_system: Option<String>,
+    pub plan: Option<Plan>,
+}
+
+/// Reads and locks a session for applying (`None`: not found in this tenant).
+pub(super) async fn lock_session(
+    tx: &mut Tx,
+    client: Uuid,
+    import_id: Uuid,
+) -> Result<Option<StagedSession>, ImportError> {
+    type SessionRow = (
+        Uuid,
+        String,
+        Option<Uuid>,
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<Json>,
+    );
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT engagement_id, status, flow_id, file_name, file_size_bytes, source_system, plan \
+             FROM migration.import_sessions WHERE id = $1 AND client_account_id = $2 \
+             FOR UPDATE",
+    )
+    .bind(import_id)
+    .bind(client)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(
+        |(engagement_id, status, flow_id, file_name, size, source_system, plan)| StagedSession {
+            engagement_id,
+            status,
+            flow_id,
+            file_name,
+            file_size: size.unwrap_or(0).max(0) as u64,
+            source_system,
+            plan: plan.and_then(|p| serde_json::from_value(p).ok()),
+        },
+    ))
+}
+
+/// The decisions on the mappings of a session.
+pub(super) async fn decisions(tx: &mut Tx, import_id: Uuid) -> Result<Vec<Decision>, ImportError> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT source_column, status, target_kind, target \
+         FROM migration.import_column_mappings WHERE import_session_id = $1 \
+         ORDER BY column_index",
+    )
+    .bind(import_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(source_column, status, target_kind, target)| Decision {
+            source_column,
+            status,
+            target_kind,
+            target,
+        })
+        .collect())
+}
+
+/// Records a staged session's plan, status and row count.
+pub(super) async fn finish_staging(
+    tx: &mut Tx,
+    import_id: Uuid,
+    plan: &Plan,
+    rows: u64,
+    source_system: &str,
+) -> Result<(), ImportError> {
+    let status = if plan.needs_review() > 0 {
+        "mapping_review"
+    } else {
+        "staged"
+    };
+    sqlx::query(
+        "UPDATE migration.import_sessions SET status = $2, format = $3, layout = $4, \
+            layout_confidence = $5, rows_read = $6, plan = $7, source_system = $8 \
+         WHERE id = $1",
+    )
+    .bind(import_id)
+    .bind(status)
+    .bind(truncate(&plan.format, 20))
+    .bind(truncate(plan.layout().as_str(), 50))
+    .bind(plan.detection.confidence.clamp(0.0, 1.0))
+    .bind(rows as i64)
+    .bind(serde_json::to_value(plan).unwrap_or_default())
+    .bind(truncate(source_system, 100))
     .execute(&mut **tx)
     .await?;
     Ok(())

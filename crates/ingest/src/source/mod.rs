@@ -23,6 +23,7 @@
 //! # Ok::<(), modernize_ingest::SourceError>(())
 //! ```
 
+mod archive;
 mod csv;
 pub mod detect;
 pub mod encoding;
@@ -52,6 +53,15 @@ pub struct Limits {
     pub json_header_sample: usize,
     /// Largest single JSON element or NDJSON line, in bytes (a row above it is malformed).
     pub max_record_bytes: usize,
+    /// XLSX: largest total uncompressed size of the workbook's ZIP entries, in bytes, as declared
+    /// by its central directory ([`SourceError::ArchiveTooLarge`] above it). Independent of
+    /// `max_bytes`: real workbooks unpack to 5-20 times their file size.
+    pub max_uncompressed_bytes: u64,
+    /// XLSX: largest accepted ratio of uncompressed to compressed size for an entry that unpacks
+    /// to more than 1 MiB (real sheets stay below 20:1; DEFLATE cannot exceed about 1032:1).
+    pub max_compression_ratio: u64,
+    /// XLSX: most entries (files) accepted in the workbook's ZIP archive.
+    pub max_archive_entries: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +70,9 @@ impl Default for Limits {
             max_bytes: 1 << 30,
             json_header_sample: 1000,
             max_record_bytes: 16 << 20,
+            max_uncompressed_bytes: 2 << 30,
+            max_compression_ratio: 200,
+            max_archive_entries: 10_000,
         }
     }
 }
@@ -239,6 +252,7 @@ pub fn open<R: ReadSeek + 'static>(
             (Some(encoding), None, vec![table], inner)
         }
         Format::Xlsx => {
+            archive::check(&mut reader, size, limits)?;
             let (workbook, tables) = xlsx::Workbook::open(reader)?;
             (None, None, tables, Inner::Xlsx(Box::new(workbook)))
         }

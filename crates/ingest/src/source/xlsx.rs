@@ -143,9 +143,7 @@ fn number(f: f64) -> String {
 
 pub(crate) fn xlsx_error(e: XlsxError) -> SourceError {
     match e {
-        XlsxError::Zip(z) => SourceError::Corrupt(format!(
-            "the workbook is not a readable XLSX (ZIP) archive, it may be truncated: {z}"
-        )),
+        XlsxError::Zip(z) => super::archive::corrupt(z),
         XlsxError::Password => SourceError::UnsupportedFormat(
             "a password-protected workbook; remove the password and upload again".into(),
         ),

@@ -92,6 +92,11 @@ pub struct FlowApproval {
     /// approve or reject (absent while pending).
     pub decision: Option<String>,
     pub comment: Option<String>,
+    /// `after_step`: the phase's approval gate (approving completes the phase); `decision`: the
+    /// phase's step asked for a decision (approving runs the phase again).
+    pub gate: String,
+    /// Why the step asked for a decision (`decision` gates).
+    pub reason: Option<String>,
 }
 
 /// A flow with its status.
@@ -116,8 +121,12 @@ pub struct Flow {
     /// Every transition: `{kind, event?, from, to, phase, at, by, reason}`, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub phase_history: Value,
-    /// Why a running flow does not move (e.g. no step is registered for its phase yet).
+    /// Why a running flow does not move (e.g. no step is registered for its phase yet), or the
+    /// decision its current phase waits for.
     pub waiting_reason: Option<String>,
+    /// Results of the phases by phase name (e.g. a discovery flow's import report).
+    #[schema(value_type = Object)]
+    pub phase_results: Value,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -131,6 +140,8 @@ fn approval(a: store::ApprovalView) -> FlowApproval {
         decided_by: a.decided_by,
         decision: a.decision,
         comment: a.comment,
+        gate: a.gate,
+        reason: a.reason,
     }
 }
 
@@ -158,6 +169,7 @@ impl From<FlowView> for Flow {
             child_flows: v.child_flows,
             phase_history: v.phase_history,
             waiting_reason: v.waiting_reason,
+            phase_results: v.phase_results,
             created_at: v.created_at,
             updated_at: v.updated_at,
             completed_at: v.completed_at,
@@ -390,8 +402,9 @@ pub async fn retry_flow(
     act(state, caller, ids, Op::Retry).await
 }
 
-/// Decide the pending approval of a flow: approve (the phase completes, the flow moves on) or
-/// reject (the phase and the flow fail). Recorded with who, when and the comment.
+/// Decide the pending approval of a flow: approve (the phase completes and the flow moves on;
+/// for a `decision` gate the phase runs again) or reject (the phase and the flow fail).
+/// Recorded with who, when and the comment.
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/engagements/{engagement_id}/flows/{flow_id}/approvals", tag = "flows",
     params(("client_id" = Uuid, Path), ("engagement_id" = Uuid, Path), ("flow_id" = Uuid, Path)),
     request_body = ApprovalDecision,

@@ -1,0 +1,117 @@
+//! Section `[imports]` of the configuration.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// Section `[imports]`: uploaded inventory files and the discovery flow's defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportSettings {
+    /// Where uploaded files are stored (one subdirectory per client, one per upload). The API
+    /// server and the workers must see the same directory.
+    pub upload_dir: PathBuf,
+    /// Largest accepted upload (and imported file), in bytes.
+    pub max_upload_bytes: u64,
+    /// Mapping confidence at or above which a column mapping is approved without review
+    /// (0..1), unless an upload gives its own.
+    pub threshold: f64,
+    /// Uploads of failed flows are kept this long (a failed flow can be retried), then removed.
+    pub failed_retention_hours: u64,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            upload_dir: default_upload_dir(),
+            max_upload_bytes: 1 << 30,
+            threshold: 0.8,
+            failed_retention_hours: 7 * 24,
+        }
+    }
+}
+
+impl ImportSettings {
+    /// Rejects values the imports cannot work with; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.upload_dir.as_os_str().is_empty() {
+            return Err("imports.upload_dir must not be empty".into());
+        }
+        if self.max_upload_bytes == 0 {
+            return Err("imports.max_upload_bytes must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err("imports.threshold must be between 0 and 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl ImportSettings {
+    /// The directory of a client's uploads.
+    pub fn client_dir(&self, client_account_id: Uuid) -> PathBuf {
+        self.upload_dir.join(client_account_id.to_string())
+    }
+
+    /// The directory of one upload: `<upload_dir>/<client>/<upload id>`.
+    pub fn upload_dir_of(&self, client_account_id: Uuid, upload_id: Uuid) -> PathBuf {
+        self.client_dir(client_account_id)
+            .join(upload_id.to_string())
+    }
+
+    /// Removes an uploaded file and its upload directory, if it is an upload of the client
+    /// (anything else is left alone). Errors are logged: the hourly sweep tries again.
+    pub async fn remove_upload(&self, client_account_id: Uuid, file: &Path) {
+        let Some(dir) = file.parent() else { return };
+        let client_dir = self.client_dir(client_account_id);
+        if dir.parent() != Some(client_dir.as_path()) {
+            tracing::warn!(file = %file.display(), "not an upload of the client; not removed");
+            return;
+        }
+        match tokio::fs::remove_dir_all(dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the upload");
+            }
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/modernize/uploads` (`~/.local/share/modernize/uploads`), or
+/// `/var/lib/modernize/uploads` without a home directory.
+fn default_upload_dir() -> PathBuf {
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(data).join("modernize/uploads");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/modernize/uploads"),
+        None => PathBuf::from("/var/lib/modernize/uploads"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        let d = ImportSettings::default();
+        assert!(d.validate().is_ok());
+        assert_eq!(d.max_upload_bytes, 1 << 30);
+        let bad = ImportSettings {
+            threshold: 1.5,
+            ..ImportSettings::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("imports.threshold"));
+        let bad = ImportSettings {
+            max_upload_bytes: 0,
+            ..ImportSettings::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("imports.max_upload_bytes")
+        );
+    }
+}

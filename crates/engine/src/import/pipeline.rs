@@ -1,0 +1,377 @@
+//! The three ways through an import: one-shot ([`super::run_import`]: read, process and write
+//! in one transaction), staging ([`super::stage_import`]: raw rows and the proposed mapping,
+//! for review) and applying a staged import ([`super::apply_import`]: the staged rows with the
+//! decided mapping).
+
+use std::path::Path;
+
+use modernize_domain::tenancy::TenantScope;
+use modernize_ingest::layout::DetectionKind;
+use modernize_ingest::mapping::LearnedCorrection;
+use modernize_ingest::source::Limits;
+use serde_json::{Value as Json, json};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::plan::{Plan, Processor, ReadRow};
+use super::read::{self, Message, Mode, ReadSpec};
+use super::reconcile::{self, Reconciler, Target};
+use super::store::{self, FileMeta, Tx};
+use super::{
+    ApplyOptions, ImportError, ImportOptions, ImportReport, Progress, StagedImport, begin,
+};
+
+/// Staged rows read back per query when applying.
+const APPLY_PAGE: i64 = 2000;
+
+fn client_of(scope: TenantScope) -> Result<Uuid, ImportError> {
+    scope
+        .client_account_id()
+        .map(|c| c.0)
+        .ok_or_else(|| ImportError::Internal("no client scope".into()))
+}
+
+/// The report of an import before its rows.
+fn new_report(
+    import_id: Uuid,
+    file_name: &str,
+    file_size: u64,
+    plan: &Plan,
+    source_system: Option<&str>,
+    dry_run: bool,
+) -> ImportReport {
+    let source_system = source_system
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| reconcile::default_source_system(plan.layout()).to_string());
+    ImportReport {
+        import_id,
+        file_name: file_name.to_string(),
+        file_size_bytes: file_size,
+        format: plan.format.clone(),
+        table: plan.table().to_string(),
+        layout: plan.layout().as_str().to_string(),
+        layout_confidence: plan.detection.confidence,
+        table_kind: match plan.kind() {
+            DetectionKind::Dependencies => "dependencies".into(),
+            _ => "assets".into(),
+        },
+        dry_run,
+        status: if dry_run {
+            "dry_run_completed".into()
+        } else {
+            "committed".into()
+        },
+        source_system,
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_fixed: 0,
+        rows_rejected: 0,
+        rejected_by_code: Default::default(),
+        warnings_by_code: Default::default(),
+        assets_created: 0,
+        assets_updated: 0,
+        assets_unchanged: 0,
+        dependencies_created: 0,
+        dependencies_skipped: 0,
+        column_mappings: plan.mappings.clone(),
+        notes: plan.notes.clone(),
+    }
+}
+
+/// Starts the file reader on a blocking thread and waits for its plan.
+async fn start_reader(
+    path: &Path,
+    options: &ImportOptions,
+    learned: Vec<LearnedCorrection>,
+    mode: Mode,
+) -> Result<(Plan, mpsc::Receiver<Message>, tokio::task::JoinHandle<()>), ImportError> {
+    let (tx_rows, mut rx) = mpsc::channel(4);
+    let spec = ReadSpec {
+        path: path.to_path_buf(),
+        limits: Limits {
+            max_bytes: options.max_bytes,
+            ..Limits::default()
+        },
+        threshold: options.threshold,
+        learned,
+        mode,
+    };
+    let reader = tokio::task::spawn_blocking(move || read::read(spec, tx_rows));
+    match rx.recv().await {
+        Some(Message::Header(plan)) => Ok((*plan, rx, reader)),
+        Some(Message::Failed(e)) => Err(e.into()),
+        _ => Err(ImportError::Internal("the reader stopped".into())),
+    }
+}
+
+/// The next batch of rows from the reader (`None` when it is done).
+async fn next_batch(rx: &mut mpsc::Receiver<Message>) -> Result<Option<Vec<ReadRow>>, ImportError> {
+    match rx.recv().await {
+        Some(Message::Rows(b)) => Ok(Some(b)),
+        Some(Message::Done) => Ok(None),
+        Some(Message::Failed(e)) => Err(e.into()),
+        Some(Message::Header(_)) | None => Err(ImportError::Internal("the reader stopped".into())),
+    }
+}
+
+/// One-shot import: read, process, reconcile and write in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn one_shot(
+    pool: &PgPool,
+    scope: TenantScope,
+    import_id: Uuid,
+    engagement: Uuid,
+    path: &Path,
+    meta: &FileMeta,
+    options: &ImportOptions,
+    learned: Vec<LearnedCorrection>,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<ImportReport, ImportError> {
+    let client = client_of(scope)?;
+    let (plan, mut rx, reader) = start_reader(path, options, learned, Mode::Process).await?;
+    let mut report = new_report(
+        import_id,
+        &meta.name,
+        meta.size,
+        &plan,
+        options.source_system.as_deref(),
+        options.dry_run,
+    );
+    if plan.needs_review() > 0 {
+        report.notes.push(
+            "columns whose mapping needs review were not applied (their values are kept in \
+             raw_data); approve them in the discovery flow's mapping review"
+                .into(),
+        );
+    }
+    let mut tx = begin(pool, scope).await?;
+    store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    let target = Target {
+        client,
+        engagement,
+        import_id,
+        dry_run: options.dry_run,
+        flow_id: options.flow_id,
+        user_id: options.user_id,
+    };
+    let mut rec = Reconciler::new(&mut tx, target, plan.layout(), report).await?;
+    while let Some(batch) = next_batch(&mut rx).await? {
+        let staged: Vec<Json> = batch.iter().map(|row| rec.row(row)).collect();
+        store::stage_rows(&mut tx, import_id, client, staged).await?;
+        rec.maybe_flush(&mut tx).await?;
+        progress(Progress::Rows {
+            rows: rec.report.rows_read,
+            file_bytes: meta.size,
+        });
+    }
+    reader
+        .await
+        .map_err(|e| ImportError::Internal(format!("reader: {e}")))?;
+    let report = rec.finish(&mut tx, progress).await?;
+    progress(Progress::Committing);
+    store::finish_session(&mut tx, import_id, &report).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The `import_rows` record of a row staged as read.
+fn staged_record(row: &ReadRow) -> Json {
+    let issues: Vec<Json> = row
+        .problems
+        .iter()
+        .map(|(code, message)| json!({"code": code, "severity": "warning", "message": message}))
+        .collect();
+    json!({
+        "table_name": row.table.chars().take(255).collect::<String>(),
+        "row_number": row.row,
+        "raw": row.raw,
+        "status": "staged",
+        "issues": issues,
+        "asset_id": null,
+        "action": null,
+    })
+}
+
+/// Staging: every raw row and the proposed mapping, in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stage(
+    pool: &PgPool,
+    scope: TenantScope,
+    import_id: Uuid,
+    path: &Path,
+    meta: &FileMeta,
+    options: &ImportOptions,
+    learned: Vec<LearnedCorrection>,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<StagedImport, ImportError> {
+    let client = client_of(scope)?;
+    let (plan, mut rx, reader) = start_reader(path, options, learned, Mode::Stage).await?;
+    let mut tx = begin(pool, scope).await?;
+    store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    let mut rows = 0u64;
+    while let Some(batch) = next_batch(&mut rx).await? {
+        rows += batch.len() as u64;
+        let staged: Vec<Json> = batch.iter().map(staged_record).collect();
+        store::stage_rows(&mut tx, import_id, client, staged).await?;
+        progress(Progress::Rows {
+            rows,
+            file_bytes: meta.size,
+        });
+    }
+    reader
+        .await
+        .map_err(|e| ImportError::Internal(format!("reader: {e}")))?;
+    let source_system = new_report(
+        import_id,
+        &meta.name,
+        meta.size,
+        &plan,
+        options.source_system.as_deref(),
+        false,
+    )
+    .source_system;
+    store::finish_staging(&mut tx, import_id, &plan, rows, &source_system).await?;
+    tx.commit().await?;
+    Ok(StagedImport {
+        import_id,
+        rows_staged: rows,
+        layout: plan.layout().as_str().to_string(),
+        layout_confidence: plan.detection.confidence,
+        table_kind: match plan.kind() {
+            DetectionKind::Dependencies => "dependencies".into(),
+            _ => "assets".into(),
+        },
+        needs_review: plan.needs_review() as u64,
+        mappings: plan.mappings,
+    })
+}
+
+/// Why a staged import cannot be applied now (nothing was changed, the session stays as it
+/// is), or the error of the apply itself.
+pub(super) enum ApplyFailure {
+    Refused(ImportError),
+    Failed(ImportError),
+}
+
+impl<E: Into<ImportError>> From<E> for ApplyFailure {
+    fn from(e: E) -> Self {
+        ApplyFailure::Failed(e.into())
+    }
+}
+
+/// Applies a staged import with the decided mapping, in one transaction.
+pub(super) async fn apply(
+    pool: &PgPool,
+    scope: TenantScope,
+    import_id: Uuid,
+    options: &ApplyOptions,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<ImportReport, ApplyFailure> {
+    let client = client_of(scope)?;
+    let mut tx = begin(pool, scope).await?;
+    let Some(session) = store::lock_session(&mut tx, client, import_id).await? else {
+        return Err(ApplyFailure::Refused(ImportError::ImportNotFound(
+            import_id,
+        )));
+    };
+    if !matches!(session.status.as_str(), "staged" | "mapping_review") {
+        return Err(ApplyFailure::Refused(ImportError::NotApplicable(
+            session.status,
+        )));
+    }
+    let Some(plan) = session.plan else {
+        return Err(ApplyFailure::Refused(ImportError::NotApplicable(
+            "one-shot".into(),
+        )));
+    };
+    let decisions = store::decisions(&mut tx, import_id).await?;
+    let processor = plan
+        .processor_decided(&decisions)
+        .map_err(ApplyFailure::Refused)?;
+    let mut report = new_report(
+        import_id,
+        &session.file_name,
+        session.file_size,
+        &plan,
+        session.source_system.as_deref(),
+        options.dry_run,
+    );
+    report.column_mappings = decided_rows(&plan, &decisions);
+    let target = Target {
+        client,
+        engagement: session.engagement_id,
+        import_id,
+        dry_run: options.dry_run,
+        flow_id: session.flow_id,
+        user_id: options.user_id,
+    };
+    let mut rec = Reconciler::new(&mut tx, target, plan.layout(), report).await?;
+    apply_rows(
+        &mut tx,
+        &plan,
+        &processor,
+        &mut rec,
+        import_id,
+        session.file_size,
+        progress,
+    )
+    .await?;
+    let report = rec.finish(&mut tx, progress).await?;
+    progress(Progress::Committing);
+    store::finish_session(&mut tx, import_id, &report).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn apply_rows(
+    tx: &mut Tx,
+    plan: &Plan,
+    processor: &Processor,
+    rec: &mut Reconciler,
+    import_id: Uuid,
+    file_size: u64,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(), ImportError> {
+    let mut after: Option<(String, i64)> = None;
+    loop {
+        let page = store::staged_rows(tx, import_id, after.clone(), APPLY_PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some((last.table.clone(), last.row as i64));
+        let mut outcomes = Vec::with_capacity(page.len());
+        for row in page {
+            let row = processor.process_staged(&plan.headers, row);
+            outcomes.push(rec.row(&row));
+        }
+        store::update_rows(tx, import_id, outcomes).await?;
+        rec.maybe_flush(tx).await?;
+        progress(Progress::Rows {
+            rows: rec.report.rows_read,
+            file_bytes: file_size,
+        });
+    }
+}
+
+/// The mapping rows as decided, for the report.
+fn decided_rows(plan: &Plan, decisions: &[super::plan::Decision]) -> Vec<super::plan::MappingRow> {
+    plan.mappings
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            if let Some(d) = decisions
+                .iter()
+                .find(|d| d.source_column == m.source_column)
+            {
+                m.status = d.status.clone();
+                if d.status == "edited" {
+                    m.target_kind = d.target_kind.clone();
+                    m.target = d.target.clone();
+                }
+            }
+            m
+        })
+        .collect()
+}

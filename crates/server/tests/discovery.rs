@@ -1,0 +1,487 @@
+//! Discovery imports over real HTTP: a multipart upload starts a discovery flow run by an
+//! in-process worker (an RVTools workbook to completion; a CSV that waits for its mapping
+//! review and completes once approved through the flow approvals API); a garbled file fails the
+//! flow without assets; the upload limit (413), empty and malformed forms (422, 415), viewers
+//! (403) and another client's administrator (404, exactly as for a missing engagement), with
+//! nothing left on disk after a refused upload.
+
+mod assets_support;
+mod common;
+
+use modernize_engine::discovery::{self, ImportSettings};
+use modernize_engine::flows::{FlowRegistry, RunPhase};
+use modernize_engine::queue::{Registry, Worker, WorkerConfig};
+use modernize_server::AppState;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+const LIMIT: Duration = Duration::from_secs(180);
+const BOUNDARY: &str = "----modernize-test-boundary";
+
+struct Setup {
+    server: common::Running,
+    w: assets_support::World,
+    upload_dir: PathBuf,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+async fn setup(max_upload_bytes: u64) -> Setup {
+    let db = modernize_testkit::TestDb::new().await;
+    let w = assets_support::world(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ImportSettings {
+        upload_dir: dir.path().join("uploads"),
+        max_upload_bytes,
+        ..ImportSettings::default()
+    };
+    let mut flows = FlowRegistry::product();
+    discovery::register(&mut flows, settings.clone());
+    let mut registry = Registry::new();
+    registry.register(RunPhase::new(flows));
+    let worker = Worker::new(
+        db.app.clone(),
+        registry,
+        WorkerConfig {
+            concurrency: 2,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(10),
+        },
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = worker
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let mut server_settings = common::settings();
+    server_settings.request_timeout_secs = 30;
+    let state = AppState::new(db.database(), server_settings).with_imports(settings.clone());
+    let server = common::start_router(db, modernize_server::app(state)).await;
+    Setup {
+        server,
+        w,
+        upload_dir: settings.upload_dir,
+        _dir: dir,
+        stop: Some(stop),
+    }
+}
+
+/// A multipart/form-data body: (field name, file name, content).
+fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl Setup {
+    fn imports(&self, client: Uuid, engagement: Uuid) -> String {
+        self.server.url(&format!(
+            "/api/v1/clients/{client}/engagements/{engagement}/discovery/imports"
+        ))
+    }
+
+    async fn upload(&self, token: &str, body: Vec<u8>) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.upload_to(self.w.client_a, self.w.eng_a, token, body)
+            .await
+    }
+
+    async fn upload_to(
+        &self,
+        client: Uuid,
+        engagement: Uuid,
+        token: &str,
+        body: Vec<u8>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let resp = self
+            .server
+            .client
+            .post(self.imports(client, engagement))
+            .bearer_auth(token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let json = resp.json().await.unwrap_or(Value::Null);
+        (status, headers, json)
+    }
+
+    async fn flow(&self, location: &str) -> Value {
+        self.server
+            .client
+            .get(self.server.url(location))
+            .bearer_auth(&self.w.analyst)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn wait(&self, location: &str, status: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.flow(location).await;
+            if v["status"] == status {
+                return v;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "flow did not become {status}: {} at {}",
+                v["status"],
+                v["current_phase"]
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn assets(&self) -> i64 {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM migration.assets WHERE engagement_id = $1")
+                .bind(self.w.eng_a)
+                .fetch_one(&self.server.db.owner)
+                .await
+                .unwrap();
+        n
+    }
+
+    async fn flows(&self) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM migration.crewai_flow_state_extensions WHERE engagement_id = $1",
+        )
+        .bind(self.w.eng_a)
+        .fetch_one(&self.server.db.owner)
+        .await
+        .unwrap();
+        n
+    }
+
+    fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+const REVIEW_CSV: &str = "hostname,ip_address,os,memory_gb,Zorblax Level,Quux Ref\n\
+    web-1,10.1.0.1,Ubuntu 22.04,8,alpha,q1\n\
+    web-2,10.1.0.2,Ubuntu 22.04,16,beta,q2\n\
+    db-1,10.1.0.3,Windows Server 2022,32,gamma,q3\n";
+
+#[tokio::test]
+async fn an_uploaded_csv_waits_for_review_and_an_rvtools_workbook_completes() {
+    let s = setup(1 << 30).await;
+    let (status, headers, v) = s
+        .upload(
+            &s.w.analyst,
+            form(&[
+                ("file", Some("servers.csv"), REVIEW_CSV.as_bytes()),
+                ("threshold", None, b"0.95"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let flow_id = v["flow_id"].as_str().unwrap();
+    let location = headers["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        format!(
+            "/api/v1/clients/{}/engagements/{}/flows/{flow_id}",
+            s.w.client_a, s.w.eng_a
+        )
+    );
+    assert_eq!(v["import"]["file_name"], "servers.csv");
+    assert_eq!(v["import"]["size_bytes"], REVIEW_CSV.len());
+    let digest: String = Sha256::digest(REVIEW_CSV.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v["import"]["sha256"], digest);
+    assert_eq!(v["threshold"], 0.95);
+    let stored = files_under(&s.upload_dir.join(s.w.client_a.to_string()));
+    assert_eq!(
+        stored.len(),
+        1,
+        "stored in the client's directory: {stored:?}"
+    );
+    assert_eq!(std::fs::read(&stored[0]).unwrap(), REVIEW_CSV.as_bytes());
+
+    let v = s.wait(&location, "waiting_for_approval").await;
+    assert_eq!(v["current_phase"], "analysis");
+    assert_eq!(v["pending_approval"]["gate"], "decision");
+    assert!(
+        v["waiting_reason"]
+            .as_str()
+            .unwrap()
+            .contains("Zorblax Level"),
+        "{v}"
+    );
+    assert_eq!(v["phase_results"]["environment_scanning"]["format"], "csv");
+    assert_eq!(s.assets().await, 0);
+    // Viewers may not decide.
+    let approvals = s.server.url(&format!("{location}/approvals"));
+    let resp = s
+        .server
+        .client
+        .post(&approvals)
+        .bearer_auth(&s.w.viewer)
+        .json(&serde_json::json!({"decision": "approve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let resp = s
+        .server
+        .client
+        .post(&approvals)
+        .bearer_auth(&s.w.analyst)
+        .json(&serde_json::json!({"decision": "approve", "comment": "proposals are fine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v = s.wait(&location, "completed").await;
+    assert_eq!(
+        v["phase_results"]["reporting"]["status"], "committed",
+        "{v}"
+    );
+    assert_eq!(s.assets().await, 3);
+    assert!(
+        files_under(&s.upload_dir).is_empty(),
+        "the upload is removed when the flow completes"
+    );
+    let (audited,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM migration.security_audit_logs \
+          WHERE event_type = 'discovery.import_uploaded' AND target_id = $1",
+    )
+    .bind(flow_id)
+    .fetch_one(&s.server.db.owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // A real RVTools export, end to end.
+    let xlsx = std::fs::read(
+        "/work/shared/samples/rvtools/partnersizingworkshop__SizingWorkshop-RVTools.xlsx",
+    )
+    .unwrap();
+    let (status, headers, v) = s
+        .upload(&s.w.analyst, form(&[("file", Some("rvtools.xlsx"), &xlsx)]))
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let location = headers["location"].to_str().unwrap().to_string();
+    let start = Instant::now();
+    let v = loop {
+        let v = s.flow(&location).await;
+        match v["status"].as_str().unwrap() {
+            "completed" => break v,
+            // Columns no attribute claims with confidence wait for review.
+            "waiting_for_approval" => {
+                let resp = s
+                    .server
+                    .client
+                    .post(s.server.url(&format!("{location}/approvals")))
+                    .bearer_auth(&s.w.analyst)
+                    .json(&serde_json::json!({"decision": "approve"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status().as_u16(), 200);
+            }
+            "failed" => panic!("{v}"),
+            _ => assert!(start.elapsed() < LIMIT, "{}", v["status"]),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        v["phase_results"]["environment_scanning"]["layout"],
+        "rvtools"
+    );
+    let created = v["phase_results"]["analysis"]["assets_created"]
+        .as_i64()
+        .unwrap();
+    assert!(created > 0, "{v}");
+    assert_eq!(s.assets().await, 3 + created);
+    s.stop();
+}
+
+#[tokio::test]
+async fn refused_uploads_leave_nothing_and_garbled_files_fail_their_flow() {
+    let s = setup(1000).await;
+    // Over the limit while streaming: 413, nothing on disk, no flow.
+    let big = vec![b'a'; 5000];
+    let (status, _, v) = s
+        .upload(&s.w.analyst, form(&[("file", Some("big.csv"), &big)]))
+        .await;
+    assert_eq!(status, 413, "{v}");
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    assert!(v["error"]["message"].as_str().unwrap().contains("1000"));
+    // Declared far over the limit: refused before reading.
+    let huge = vec![b'a'; 200_000];
+    let (status, _, v) = s
+        .upload(&s.w.analyst, form(&[("file", Some("huge.csv"), &huge)]))
+        .await;
+    assert_eq!(status, 413, "{v}");
+    assert!(
+        files_under(&s.upload_dir).is_empty(),
+        "{:?}",
+        files_under(&s.upload_dir)
+    );
+    assert_eq!(s.flows().await, 0);
+
+    // Empty file, no file, bad fields: 422 naming the field.
+    for (body, field) in [
+        (form(&[("file", Some("empty.csv"), b"")]), "file"),
+        (form(&[("dry_run", None, b"true")]), "file"),
+        (
+            form(&[
+                ("file", Some("a.csv"), b"a,b\n1,2\n"),
+                ("threshold", None, b"2"),
+            ]),
+            "threshold",
+        ),
+        (
+            form(&[
+                ("file", Some("a.csv"), b"a,b\n1,2\n"),
+                ("dry_run", None, b"maybe"),
+            ]),
+            "dry_run",
+        ),
+        (
+            form(&[
+                ("file", Some("a.csv"), b"a,b\n1,2\n"),
+                ("colour", None, b"red"),
+            ]),
+            "colour",
+        ),
+    ] {
+        let (status, _, v) = s.upload(&s.w.analyst, body).await;
+        assert_eq!(status, 422, "{field}: {v}");
+        assert_eq!(v["error"]["code"], "validation_failed");
+        assert_eq!(v["error"]["details"][0]["field"], field, "{v}");
+    }
+    // Truncated multipart body: 400, nothing left.
+    let mut cut = form(&[("file", Some("a.csv"), b"a,b\n1,2\n3,4\n")]);
+    cut.truncate(cut.len() - 30);
+    let (status, _, v) = s.upload(&s.w.analyst, cut).await;
+    assert_eq!(status, 400, "{v}");
+    // Not multipart: 415.
+    let resp = s
+        .server
+        .client
+        .post(s.imports(s.w.client_a, s.w.eng_a))
+        .bearer_auth(&s.w.analyst)
+        .json(&serde_json::json!({"file": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    assert!(
+        files_under(&s.upload_dir).is_empty(),
+        "{:?}",
+        files_under(&s.upload_dir)
+    );
+    assert_eq!(s.flows().await, 0);
+
+    // Viewers cannot upload; another client's administrator gets the answer of a missing
+    // engagement.
+    let ok_body = || form(&[("file", Some("a.csv"), b"hostname\nweb-1\n")]);
+    let (status, _, _) = s.upload(&s.w.viewer, ok_body()).await;
+    assert_eq!(status, 403);
+    let (status, _, theirs) = s.upload(&s.w.intruder, ok_body()).await;
+    let (missing_status, _, missing) = s
+        .upload_to(Uuid::new_v4(), Uuid::new_v4(), &s.w.intruder, ok_body())
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        (
+            status,
+            &theirs["error"]["code"],
+            &theirs["error"]["message"]
+        ),
+        (
+            missing_status,
+            &missing["error"]["code"],
+            &missing["error"]["message"]
+        )
+    );
+    // Own client, engagement of another client: 404 too.
+    let (status, _, _) = s
+        .upload_to(s.w.client_a, s.w.eng_b, &s.w.analyst, ok_body())
+        .await;
+    assert_eq!(status, 404);
+    assert!(files_under(&s.upload_dir).is_empty());
+    assert_eq!(s.flows().await, 0);
+
+    // A garbled file is accepted as an upload; its flow fails with the file's error code and
+    // writes no asset.
+    let (status, headers, v) = s
+        .upload(
+            &s.w.analyst,
+            form(&[(
+                "file",
+                Some("garbled.xlsx"),
+                b"PK\x03\x04 not a workbook at all",
+            )]),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let location = headers["location"].to_str().unwrap().to_string();
+    let v = s.wait(&location, "failed").await;
+    let reason = v["phase_history"].as_array().unwrap().last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.starts_with("corrupt_file") || reason.starts_with("unsupported_format"),
+        "{reason}"
+    );
+    assert_eq!(s.assets().await, 0);
+    s.stop();
+}
