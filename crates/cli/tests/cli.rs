@@ -2,6 +2,7 @@
 //! database, and `serve` / `worker` processes started, probed and stopped with SIGTERM.
 
 use modernize_testkit::TestDb;
+use modernize_testkit::process::ChildGuard;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -163,24 +164,6 @@ async fn db_url_prints_the_configured_database_and_the_runtime_role() {
     assert!(!app.contains("user=modernize&"), "{app}");
 }
 
-/// A spawned `serve`/`worker` that is killed if the test fails before stopping it.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sigterm(child: &Child) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-}
-
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
@@ -198,7 +181,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 #[tokio::test]
 async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
     let db = TestDb::empty().await;
-    let mut process = Process(
+    let mut process = ChildGuard(
         modernize()
             .env("DATABASE_URL", db.owner_url())
             .args(["serve", "--bind", "127.0.0.1:0"])
@@ -228,7 +211,7 @@ async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
         "demo client and engagement on first start"
     );
 
-    sigterm(&process.0);
+    process.signal(nix::sys::signal::Signal::SIGTERM);
     let status = wait_exit(&mut process.0, Duration::from_secs(15));
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
@@ -255,7 +238,7 @@ async fn serve_refuses_an_address_in_use() {
 #[tokio::test]
 async fn worker_runs_until_sigterm() {
     let db = TestDb::new().await;
-    let mut process = Process(
+    let mut process = ChildGuard(
         modernize()
             .env("DATABASE_URL", db.owner_url())
             .env("MODERNIZE_LOG__FILTER", "info")
@@ -270,7 +253,7 @@ async fn worker_runs_until_sigterm() {
         .map_while(Result::ok)
         .find(|l| l.contains("worker running"));
     assert!(running.is_some(), "the worker reports it runs");
-    sigterm(&process.0);
+    process.signal(nix::sys::signal::Signal::SIGTERM);
     let status = wait_exit(&mut process.0, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
 }

@@ -17,11 +17,12 @@ use modernize_engine::flows::store::{self, Actor, NewFlow};
 use modernize_engine::flows::tracking::{TaskOutcome, TaskSpec};
 use modernize_engine::queue::{Registry, Worker, WorkerConfig};
 use modernize_testkit::TestDb;
+use modernize_testkit::process::{ChildGuard, spawn_test};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -94,33 +95,12 @@ async fn worker_process() {
         .expect("worker runs");
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_worker(db: &TestDb) -> Process {
-    Process(
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "worker_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(WORKER_ENV, db.app_url())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn a worker process"),
-    )
+fn spawn_worker(db: &TestDb) -> ChildGuard {
+    spawn_test("worker_process", (WORKER_ENV, &db.app_url()))
 }
 
 /// `modernize serve --no-worker` on port 0; returns the process and its base URL.
-fn spawn_server(db: &TestDb) -> (Process, String) {
+fn spawn_server(db: &TestDb) -> (ChildGuard, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_modernize"))
         .env_remove("MODERNIZE_CONFIG")
         .env("MODERNIZE_LOG__FILTER", "warn")
@@ -134,7 +114,7 @@ fn spawn_server(db: &TestDb) -> (Process, String) {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = lines.next().expect("a line").unwrap();
     let base = line.strip_prefix("listening on ").expect(&line).to_string();
-    (Process(child), base)
+    (ChildGuard(child), base)
 }
 
 /// Reads server-sent events until `stop` says so or the stream ends.

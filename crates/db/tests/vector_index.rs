@@ -1,23 +1,15 @@
 //! Similarity search uses the HNSW indexes (cosine distance) and, for the runtime role, returns
 //! only the tenant's own rows, nearest first.
-//!
-//! Vectors are sent in pgvector's text form (`'[1,2,3]'::vector`): `pgvector` 0.4.2 in the lock
-//! file implements the sqlx 0.9 traits, while the workspace uses sqlx 0.8.
 
 use modernize_db::tenant;
 use modernize_domain::ids::ClientAccountId;
 use modernize_domain::tenancy::TenantScope;
 use modernize_testkit::TestDb;
+use pgvector::Vector;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 const DIM: usize = 1536;
-
-/// pgvector's text representation; `{}` of an f32 round-trips exactly.
-fn vector(v: &[f32]) -> String {
-    let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
-    format!("[{}]", parts.join(","))
-}
 
 /// Deterministic pseudo-random embeddings (xorshift64*), components in [-1, 1).
 struct Embeddings(u64);
@@ -72,13 +64,13 @@ async fn seed_tenant(conn: &mut PgConnection, embeddings: &mut Embeddings, rows:
         sqlx::query(
             "INSERT INTO migration.assets \
                 (id, client_account_id, engagement_id, asset_name, embedding) \
-             VALUES ($1, $2, $3, $4, $5::vector)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(tenant.client)
         .bind(tenant.engagement)
         .bind(format!("asset-{i}"))
-        .bind(vector(&embedding))
+        .bind(Vector::from(embedding.clone()))
         .execute(&mut *conn)
         .await
         .unwrap();
@@ -88,12 +80,12 @@ async fn seed_tenant(conn: &mut PgConnection, embeddings: &mut Embeddings, rows:
         sqlx::query(
             "INSERT INTO migration.agent_learning_patterns \
                 (id, client_account_id, engagement_id, insight_type, embedding, raw_evidence) \
-             VALUES ($1, $2, $3, 'risk_pattern', $4::vector, '{}')",
+             VALUES ($1, $2, $3, 'risk_pattern', $4, '{}')",
         )
         .bind(id)
         .bind(tenant.client)
         .bind(tenant.engagement)
-        .bind(vector(&embedding))
+        .bind(Vector::from(embedding.clone()))
         .execute(&mut *conn)
         .await
         .unwrap();
@@ -118,7 +110,7 @@ async fn world() -> (TestDb, Tenant, Tenant) {
 }
 
 fn knn(table: &str) -> String {
-    format!("SELECT id FROM migration.{table} ORDER BY embedding <=> $1::vector LIMIT 5")
+    format!("SELECT id FROM migration.{table} ORDER BY embedding <=> $1 LIMIT 5")
 }
 
 /// The plan of the kNN query on `table` with sequential scans disabled, as text.
@@ -128,7 +120,7 @@ async fn plan(conn: &mut PgConnection, table: &str, query: &[f32]) -> String {
         .await
         .unwrap();
     let lines: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {}", knn(table)))
-        .bind(vector(query))
+        .bind(Vector::from(query.to_vec()))
         .fetch_all(&mut *conn)
         .await
         .unwrap();
@@ -149,7 +141,7 @@ fn scope(t: &Tenant) -> TenantScope {
 async fn nearest(pool: &PgPool, t: &Tenant, table: &str, query: &[f32]) -> Vec<Uuid> {
     let mut tx = tenant::begin(pool, scope(t)).await.unwrap();
     let rows: Vec<(Uuid,)> = sqlx::query_as(&knn(table))
-        .bind(vector(query))
+        .bind(Vector::from(query.to_vec()))
         .fetch_all(&mut *tx)
         .await
         .unwrap();

@@ -24,9 +24,10 @@
 //!   the `client_account_id` filter of every query, so patterns never cross clients.
 
 use modernize_ingest::attributes::AssetAttribute;
-use modernize_ingest::embed::{EMBEDDING_DIM, embed};
+use modernize_ingest::embed::embed;
 use modernize_ingest::mapping::heuristics::normalize;
 use modernize_ingest::mapping::{LearnedCorrection, Target};
+use pgvector::Vector;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
@@ -130,21 +131,6 @@ pub fn correction_embedding(source_column: &str, samples: &[String]) -> Vec<f32>
     v.into_iter().map(|x| x as f32).collect()
 }
 
-/// pgvector's text form of a vector (`[0.1,0.2,...]`), bound as text and cast to `vector`.
-pub fn vector_literal(v: &[f32]) -> String {
-    debug_assert_eq!(v.len(), EMBEDDING_DIM);
-    let mut s = String::with_capacity(v.len() * 10 + 2);
-    s.push('[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&x.to_string());
-    }
-    s.push(']');
-    s
-}
-
 fn clean_samples(samples: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in samples {
@@ -177,7 +163,7 @@ pub async fn record_mapping_correction(
     let samples = clean_samples(&c.sample_values);
     let corrected = StoredTarget::new(&c.corrected.kind, c.corrected.target.as_deref());
     let proposed = StoredTarget::new(&c.proposed.kind, c.proposed.target.as_deref());
-    let embedding = vector_literal(&correction_embedding(&c.source_column, &samples));
+    let embedding = Vector::from(correction_embedding(&c.source_column, &samples));
     // Serialises writers of the same key of the same client (find-then-insert below).
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("learning:{}:{key}", c.client_account_id))
@@ -245,7 +231,7 @@ pub async fn record_mapping_correction(
         Some((id, _)) => {
             sqlx::query(
                 "UPDATE migration.agent_learning_patterns \
-                    SET raw_evidence = $3, embedding = $4::text::vector, confidence_score = $5, \
+                    SET raw_evidence = $3, embedding = $4, confidence_score = $5, \
                         validated = true, engagement_id = coalesce($6, engagement_id), \
                         master_flow_id = coalesce($7, master_flow_id) \
                   WHERE id = $1 AND client_account_id = $2",
@@ -266,7 +252,7 @@ pub async fn record_mapping_correction(
                 "INSERT INTO migration.agent_learning_patterns \
                     (client_account_id, engagement_id, master_flow_id, insight_type, embedding, \
                      raw_evidence, confidence_score, discovered_by, validated) \
-                 VALUES ($1, $2, $3, $4, $5::text::vector, $6, $7, $8, true) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true) RETURNING id",
             )
             .bind(c.client_account_id)
             .bind(c.engagement_id)
@@ -374,16 +360,16 @@ pub async fn nearest_corrections(
     sample_values: &[String],
     limit: i64,
 ) -> Result<Vec<(LearnedCorrection, f64)>, sqlx::Error> {
-    let query = vector_literal(&correction_embedding(
+    let query = Vector::from(correction_embedding(
         source_column,
         &clean_samples(sample_values),
     ));
     let rows: Vec<(Value, f64)> = sqlx::query_as(
-        "SELECT raw_evidence, 1 - (embedding <=> $4::text::vector) AS similarity \
+        "SELECT raw_evidence, 1 - (embedding <=> $4) AS similarity \
            FROM migration.agent_learning_patterns \
           WHERE client_account_id = $1 AND insight_type = $2 AND discovered_by = $3 AND validated \
             AND (expires_at IS NULL OR expires_at > now()) \
-          ORDER BY embedding <=> $4::text::vector LIMIT $5",
+          ORDER BY embedding <=> $4 LIMIT $5",
     )
     .bind(client_account_id)
     .bind(INSIGHT_TYPE)
@@ -411,7 +397,7 @@ pub async fn nearest_corrections(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use modernize_ingest::embed::cosine;
+    use modernize_ingest::embed::{EMBEDDING_DIM, cosine};
 
     #[test]
     fn weights_grow_with_evidence_and_shrink_with_conflicts() {
@@ -430,9 +416,6 @@ mod tests {
         assert!(cosine(&v, &embed("srv_name")) > 0.9);
         assert!(cosine(&v, &embed("Owner E-mail")) < 0.5);
         assert_eq!(correction_embedding("Srv Name", &[]), embed("Srv Name"));
-        let lit = vector_literal(&v);
-        assert!(lit.starts_with('[') && lit.ends_with(']'));
-        assert_eq!(lit.matches(',').count(), EMBEDDING_DIM - 1);
     }
 
     #[test]

@@ -11,9 +11,8 @@ mod support;
 
 use modernize_engine::queue::{self, Registry, Worker, WorkerConfig};
 use modernize_testkit::TestDb;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use std::process::{Child, Command, Stdio};
+use modernize_testkit::process::{ChildGuard, spawn_test};
+use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -48,29 +47,8 @@ async fn worker_process() {
         .expect("worker runs");
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_worker(db: &TestDb) -> Process {
-    Process(
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "worker_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(WORKER_ENV, db.app_url())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn a worker process"),
-    )
+fn spawn_worker(db: &TestDb) -> ChildGuard {
+    spawn_test("worker_process", (WORKER_ENV, &db.app_url()))
 }
 
 async fn effects(db: &TestDb, job: uuid::Uuid) -> Vec<(i32,)> {
@@ -100,8 +78,7 @@ async fn a_job_whose_worker_was_killed_runs_again_after_the_lease_and_takes_effe
     );
     // Mid-task: the handler sleeps 3 s before writing its effect.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    kill(Pid::from_raw(first.0.id() as i32), Signal::SIGKILL).unwrap();
-    let _ = first.0.wait();
+    first.sigkill();
     let killed_at = Instant::now();
     assert_eq!(job_state(&db.owner, id).await, ("running".into(), 1));
     assert!(
@@ -127,7 +104,7 @@ async fn a_job_whose_worker_was_killed_runs_again_after_the_lease_and_takes_effe
         "the effect happened once, in attempt 2"
     );
 
-    kill(Pid::from_raw(second.0.id() as i32), Signal::SIGTERM).unwrap();
+    second.signal(Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = second.0.try_wait().unwrap() {

@@ -15,10 +15,8 @@ use modernize_engine::flows::RunPhase;
 use modernize_engine::flows::store::{self, Actor};
 use modernize_engine::queue::{Registry, Worker, WorkerConfig};
 use modernize_testkit::TestDb;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use modernize_testkit::process::{ChildGuard, spawn_test};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WORKER_ENV: &str = "MODERNIZE_FLOW_WORKER_DB";
@@ -52,39 +50,8 @@ async fn worker_process() {
         .expect("worker runs");
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-    fn sigkill(&mut self) {
-        kill(Pid::from_raw(self.0.id() as i32), Signal::SIGKILL).unwrap();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_worker(db: &TestDb) -> Process {
-    Process(
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "worker_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(WORKER_ENV, db.app_url())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn a worker process"),
-    )
+fn spawn_worker(db: &TestDb) -> ChildGuard {
+    spawn_test("worker_process", (WORKER_ENV, &db.app_url()))
 }
 
 /// The pid of the worker running the flow's phase job with a task in progress.

@@ -2,6 +2,8 @@
 //! every test process through the embedded server's lock), and a fresh database per test,
 //! copied from a template database that holds the migrated schema.
 
+pub mod process;
+
 use modernize_db::embedded::{EmbeddedConfig, EmbeddedPostgres, SUPERUSER};
 use modernize_db::{Database, RUNTIME_ROLE};
 use sha2::{Digest, Sha256};

@@ -315,24 +315,17 @@ async fn describe_staged(ctx: &StepContext, import_id: Uuid) -> Result<Value, St
     let mut tx = modernize_db::tenant::begin(ctx.pool(), scope(ctx, None))
         .await
         .map_err(db)?;
-    let (status, layout, confidence): (String, Option<String>, Option<f64>) = sqlx::query_as(
-        "SELECT status, layout, layout_confidence FROM migration.import_sessions \
-          WHERE id = $1 AND client_account_id = $2",
-    )
-    .bind(import_id)
-    .bind(ctx.client_account_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db)?;
-    let (rows,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM migration.import_rows \
-          WHERE import_session_id = $1 AND client_account_id = $2",
-    )
-    .bind(import_id)
-    .bind(ctx.client_account_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db)?;
+    // A staged session's rows_read is the number of rows staged.
+    let (status, layout, confidence, rows): (String, Option<String>, Option<f64>, i64) =
+        sqlx::query_as(
+            "SELECT status, layout, layout_confidence, rows_read FROM migration.import_sessions \
+              WHERE id = $1 AND client_account_id = $2",
+        )
+        .bind(import_id)
+        .bind(ctx.client_account_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
     let review = pending_review(&mut tx, ctx.client_account_id, import_id).await?;
     tx.commit().await.map_err(db)?;
     Ok(json!({
@@ -409,14 +402,11 @@ async fn agent_loading(ctx: &mut StepContext, settings: &ImportSettings) -> Resu
         let mut tx = modernize_db::tenant::begin(ctx.pool(), scope(ctx, None))
             .await
             .map_err(db)?;
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM migration.agent_learning_patterns \
-              WHERE client_account_id = $1 AND insight_type = 'field_mapping_suggestion'",
-        )
-        .bind(ctx.client_account_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        // The corrections the field-mapping agent will apply to this client's imports.
+        let n = crate::learning::mapping_hints(&mut tx, ctx.client_account_id)
+            .await
+            .map_err(db)?
+            .len();
         tx.commit().await.map_err(db)?;
         let threshold = ImportConfig::from_flow(&ctx.config)?
             .threshold

@@ -32,6 +32,14 @@ fn client_of(scope: TenantScope) -> Result<Uuid, ImportError> {
         .ok_or_else(|| ImportError::Internal("no client scope".into()))
 }
 
+/// The source system qualifying source ids: the one given, else the layout's.
+fn source_system_of(plan: &Plan, given: Option<&str>) -> String {
+    given
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| reconcile::default_source_system(plan.layout()).to_string())
+}
+
 /// The report of an import before its rows.
 fn new_report(
     import_id: Uuid,
@@ -41,10 +49,7 @@ fn new_report(
     source_system: Option<&str>,
     dry_run: bool,
 ) -> ImportReport {
-    let source_system = source_system
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| reconcile::default_source_system(plan.layout()).to_string());
+    let source_system = source_system_of(plan, source_system);
     ImportReport {
         import_id,
         file_name: file_name.to_string(),
@@ -158,7 +163,14 @@ pub(super) async fn one_shot(
     };
     let mut rec = Reconciler::new(&mut tx, target, plan.layout(), report).await?;
     while let Some(batch) = next_batch(&mut rx).await? {
-        let staged: Vec<Json> = batch.iter().map(|row| rec.row(row)).collect();
+        let staged: Vec<Json> = batch
+            .into_iter()
+            .map(|row| {
+                let mut record = rec.row(&row);
+                record["raw"] = row.raw;
+                record
+            })
+            .collect();
         store::stage_rows(&mut tx, import_id, client, staged).await?;
         rec.maybe_flush(&mut tx).await?;
         progress(Progress::Rows {
@@ -177,18 +189,13 @@ pub(super) async fn one_shot(
 }
 
 /// The `import_rows` record of a row staged as read.
-fn staged_record(row: &ReadRow) -> Json {
-    let issues: Vec<Json> = row
-        .problems
-        .iter()
-        .map(|(code, message)| json!({"code": code, "severity": "warning", "message": message}))
-        .collect();
+fn staged_record(row: ReadRow) -> Json {
     json!({
         "table_name": row.table.chars().take(255).collect::<String>(),
         "row_number": row.row,
+        "issues": row.read_issues(),
         "raw": row.raw,
         "status": "staged",
-        "issues": issues,
         "asset_id": null,
         "action": null,
     })
@@ -213,7 +220,7 @@ pub(super) async fn stage(
     let mut rows = 0u64;
     while let Some(batch) = next_batch(&mut rx).await? {
         rows += batch.len() as u64;
-        let staged: Vec<Json> = batch.iter().map(staged_record).collect();
+        let staged: Vec<Json> = batch.into_iter().map(staged_record).collect();
         store::stage_rows(&mut tx, import_id, client, staged).await?;
         progress(Progress::Rows {
             rows,
@@ -223,15 +230,7 @@ pub(super) async fn stage(
     reader
         .await
         .map_err(|e| ImportError::Internal(format!("reader: {e}")))?;
-    let source_system = new_report(
-        import_id,
-        &meta.name,
-        meta.size,
-        &plan,
-        options.source_system.as_deref(),
-        false,
-    )
-    .source_system;
+    let source_system = source_system_of(&plan, options.source_system.as_deref());
     store::finish_staging(&mut tx, import_id, &plan, rows, &source_system).await?;
     tx.commit().await?;
     Ok(StagedImport {

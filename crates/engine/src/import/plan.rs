@@ -58,6 +58,17 @@ pub struct Plan {
     pub mappings: Vec<MappingRow>,
 }
 
+impl MappingRow {
+    /// The kind as `import_column_mappings.target_kind` stores it: relationship fields are
+    /// stored as attributes of the dependency.
+    pub fn stored_kind(&self) -> &str {
+        match self.target_kind.as_str() {
+            "relation" => "attribute",
+            other => other,
+        }
+    }
+}
+
 impl Plan {
     pub fn table(&self) -> &str {
         &self.detection.table
@@ -303,6 +314,18 @@ pub struct ReadRow {
     pub body: Body,
 }
 
+impl ReadRow {
+    /// The row's read problems as `import_rows.issues` entries (warnings).
+    pub fn read_issues(&self) -> Vec<Json> {
+        self.problems
+            .iter()
+            .map(|(code, message)| {
+                serde_json::json!({"code": code, "severity": "warning", "message": message})
+            })
+            .collect()
+    }
+}
+
 /// The raw values of a row by header (surplus values under their own names).
 pub fn raw_of(headers: &[String], row: &Row) -> Json {
     let mut raw = Map::new();
@@ -340,7 +363,7 @@ impl Processor {
     pub fn process(&self, headers: &[String], row: Row) -> ReadRow {
         let raw = raw_of(headers, &row);
         let problems = problems_of(&row);
-        let body = self.body(row.record.values.clone(), &row.record.table, row.record.row);
+        let body = self.body(row.record.values, &row.record.table, row.record.row);
         ReadRow {
             table: row.record.table,
             row: row.record.row,

@@ -18,13 +18,14 @@ use super::{ImportError, ImportReport, Progress};
 /// Assets written per statement.
 const FLUSH: usize = 2000;
 
-/// A 64-bit fingerprint (FNV-1a). Identity keys and stored values are kept as fingerprints so
-/// that the index of a large engagement stays small in memory.
+/// A 64-bit fingerprint. Identity keys and stored values are kept as fingerprints so that the
+/// index of a large engagement stays small in memory.
 fn fingerprint(tag: u8, text: &str) -> u64 {
-    let mut bytes = Vec::with_capacity(text.len() + 1);
-    bytes.push(tag);
-    bytes.extend_from_slice(text.as_bytes());
-    modernize_ingest::embed::fnv1a(&bytes)
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write_u8(tag);
+    h.write(text.as_bytes());
+    h.finish()
 }
 
 fn key_fingerprint(key: &IdentityKey) -> u64 {
@@ -338,7 +339,8 @@ impl Reconciler {
         })
     }
 
-    /// Reconciles one processed row; returns its outcome as an `import_rows` record.
+    /// Reconciles one processed row; returns its outcome as an `import_rows` record (without
+    /// `raw`, which the caller adds when it inserts the row).
     pub fn row(&mut self, row: &ReadRow) -> Json {
         self.report.rows_read += 1;
         let outcome = match &row.body {
@@ -689,11 +691,7 @@ fn relation_row(row: &ReadRow, rel: &Relation, layout: LayoutId, edges: &mut Vec
 }
 
 fn finish_row(row: &ReadRow, outcome: Outcome, dry_run: bool, report: &mut ImportReport) -> Json {
-    let mut issues: Vec<Json> = row
-        .problems
-        .iter()
-        .map(|(code, message)| json!({"code": code, "severity": "warning", "message": message}))
-        .collect();
+    let mut issues = row.read_issues();
     if let Body::Asset(a) = &row.body {
         issues.extend(a.issues.iter().map(|i| {
             json!({"code": i.code.as_str(), "severity": i.severity, "column": i.column, "message": i.message})
@@ -730,7 +728,6 @@ fn finish_row(row: &ReadRow, outcome: Outcome, dry_run: bool, report: &mut Impor
     json!({
         "table_name": row.table.chars().take(255).collect::<String>(),
         "row_number": row.row,
-        "raw": row.raw,
         "status": status,
         "issues": issues,
         "asset_id": asset_id,

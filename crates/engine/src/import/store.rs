@@ -202,8 +202,7 @@ pub(super) async fn write_mappings(
                 "source_column": truncate(&m.source_column, 255),
                 "column_index": i,
                 "target": m.target.as_deref().map(|t| truncate(t, 255)),
-                // Relationship fields are stored as attributes of the dependency.
-                "target_kind": if m.target_kind == "relation" { "attribute" } else { m.target_kind.as_str() },
+                "target_kind": m.stored_kind(),
                 "confidence": m.confidence.clamp(0.0, 1.0),
                 "status": m.status,
                 "reason": m.reason,

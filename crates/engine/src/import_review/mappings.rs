@@ -2,6 +2,7 @@
 //! from the import's plan and sample values of each column.
 
 use super::raw_text;
+use crate::import::MappingRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -51,29 +52,16 @@ type MappingRowDb = (
 /// A proposal of the plan: (target_kind as stored, target).
 type Proposal = (String, Option<String>, f64);
 
-/// The plan's proposals by (table, source column), relation fields stored as attributes.
+/// The plan's proposals by (table, source column), with the kind as stored (relation fields
+/// as attributes).
 pub(super) fn proposals(plan_mappings: &Value) -> HashMap<(String, String), Proposal> {
-    let mut out = HashMap::new();
-    for m in plan_mappings.as_array().into_iter().flatten() {
-        let (Some(table), Some(column)) = (
-            m.get("table").and_then(Value::as_str),
-            m.get("source_column").and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        let kind = match m.get("target_kind").and_then(Value::as_str) {
-            Some("relation") => "attribute",
-            Some(k) => k,
-            None => continue,
-        };
-        let target = m.get("target").and_then(Value::as_str).map(str::to_string);
-        let confidence = m.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
-        out.insert(
-            (table.to_string(), column.to_string()),
-            (kind.to_string(), target, confidence),
-        );
-    }
-    out
+    let rows: Vec<MappingRow> = serde_json::from_value(plan_mappings.clone()).unwrap_or_default();
+    rows.into_iter()
+        .map(|m| {
+            let kind = m.stored_kind().to_string();
+            ((m.table, m.source_column), (kind, m.target, m.confidence))
+        })
+        .collect()
 }
 
 /// Every column mapping of an import (table, then column order); `None` when the import is
