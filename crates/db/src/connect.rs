@@ -185,6 +185,9 @@ pub fn options(url: &str) -> Result<PgConnectOptions, DbError> {
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| DbError::BadUrl(format!("{}: {e}", redact(url))))?;
     Ok(opts
+        // An import keeps its identity-key index in a temporary table; the default 8 MB of
+        // session buffers would spill it to temporary files. Allocated only when used.
+        .options([("temp_buffers", "256MB")])
         .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2))
         .log_statements(log::LevelFilter::Trace))
 }

@@ -1241,13 +1241,6 @@ const INDEXES: &[Index] = &[
         &["jsonb_ops"],
     ),
     (
-        "ix_assets_raw_data",
-        "assets",
-        "gin",
-        &["raw_data"],
-        &["jsonb_path_ops"],
-    ),
-    (
         "ix_agent_learning_patterns_raw_evidence",
         "agent_learning_patterns",
         "gin",

@@ -163,16 +163,16 @@ pub(super) async fn one_shot(
     };
     let mut rec = Reconciler::new(&mut tx, target, plan.layout(), report).await?;
     while let Some(batch) = next_batch(&mut rx).await? {
-        let staged: Vec<Json> = batch
+        let records = rec.rows(&mut tx, &batch).await?;
+        let staged: Vec<Json> = records
             .into_iter()
-            .map(|row| {
-                let mut record = rec.row(&row);
+            .zip(batch)
+            .map(|(mut record, row)| {
                 record["raw"] = row.raw;
                 record
             })
             .collect();
         store::stage_rows(&mut tx, import_id, client, staged).await?;
-        rec.maybe_flush(&mut tx).await?;
         progress(Progress::Rows {
             rows: rec.report.rows_read,
             file_bytes: meta.size,
@@ -340,13 +340,12 @@ async fn apply_rows(
             return Ok(());
         };
         after = Some((last.table.clone(), last.row as i64));
-        let mut outcomes = Vec::with_capacity(page.len());
-        for row in page {
-            let row = processor.process_staged(&plan.headers, row);
-            outcomes.push(rec.row(&row));
-        }
+        let rows: Vec<ReadRow> = page
+            .into_iter()
+            .map(|row| processor.process_staged(&plan.headers, row))
+            .collect();
+        let outcomes = rec.rows(tx, &rows).await?;
         store::update_rows(tx, import_id, outcomes).await?;
-        rec.maybe_flush(tx).await?;
         progress(Progress::Rows {
             rows: rec.report.rows_read,
             file_bytes: file_size,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use modernize_domain::tenancy::TenantScope;
 use modernize_ingest::attributes::AssetAttribute;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::io::AsyncReadExt;
@@ -128,39 +128,6 @@ pub(super) async fn mark_failed(
     Ok(())
 }
 
-/// The attribute columns, as stored, and `raw_data`, of every asset of the engagement, streamed
-/// to `each` (one asset in memory at a time).
-pub(super) async fn load_assets(
-    tx: &mut Tx,
-    client: Uuid,
-    engagement: Uuid,
-    mut each: impl FnMut(Uuid, Option<String>, Map<String, Json>),
-) -> Result<(), ImportError> {
-    use futures_util::TryStreamExt;
-    let fields: Vec<String> = AssetAttribute::ALL
-        .iter()
-        .map(|a| format!("'{0}', a.{0}", a.as_str()))
-        .collect();
-    let sql = format!(
-        "SELECT a.id, a.source_system, jsonb_build_object({}) || \
-                jsonb_build_object('raw_data', a.raw_data) \
-         FROM migration.assets AS a WHERE a.client_account_id = $1 AND a.engagement_id = $2 \
-         ORDER BY a.created_at, a.id",
-        fields.join(", ")
-    );
-    let mut rows = sqlx::query_as::<_, (Uuid, Option<String>, Json)>(&sql)
-        .bind(client)
-        .bind(engagement)
-        .fetch(&mut **tx);
-    while let Some((id, sys, doc)) = rows.try_next().await? {
-        match doc {
-            Json::Object(m) => each(id, sys, m),
-            _ => each(id, sys, Map::new()),
-        }
-    }
-    Ok(())
-}
-
 pub(super) async fn stage_rows(
     tx: &mut Tx,
     import_id: Uuid,
@@ -236,8 +203,10 @@ const META: &[&str] = &[
     "raw_data",
 ];
 
+/// Inserts asset documents into `table` (the inventory, or a dry run's private copy).
 pub(super) async fn insert_assets(
     tx: &mut Tx,
+    table: &str,
     client: Uuid,
     engagement: Uuid,
     flow: Option<Uuid>,
@@ -257,7 +226,7 @@ pub(super) async fn insert_assets(
         })
         .collect();
     let sql = format!(
-        "INSERT INTO migration.assets \
+        "INSERT INTO {table} \
             (id, client_account_id, engagement_id, master_flow_id, created_by, {}) \
          SELECT r.id, $2, $3, $4, $5, {} \
          FROM jsonb_populate_recordset(NULL::migration.assets, $1) AS r",
@@ -275,8 +244,10 @@ pub(super) async fn insert_assets(
     Ok(())
 }
 
+/// Merges asset documents into their rows of `table` (a null keeps the stored value).
 pub(super) async fn update_assets(
     tx: &mut Tx,
+    table: &str,
     client: Uuid,
     engagement: Uuid,
     docs: Vec<Json>,
@@ -290,7 +261,7 @@ pub(super) async fn update_assets(
         .collect();
     sets.extend(META.iter().map(|c| format!("{c} = COALESCE(r.{c}, a.{c})")));
     let sql = format!(
-        "UPDATE migration.assets AS a SET {} \
+        "UPDATE {table} AS a SET {} \
          FROM jsonb_populate_recordset(NULL::migration.assets, $1) AS r \
          WHERE a.id = r.id AND a.client_account_id = $2 AND a.engagement_id = $3",
         sets.join(", ")
@@ -302,48 +273,6 @@ pub(super) async fn update_assets(
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Inserts the edges (or, in a dry run, counts those that would be new).
-pub(super) async fn write_dependencies(
-    tx: &mut Tx,
-    client: Uuid,
-    edges: Vec<Json>,
-    dry_run: bool,
-) -> Result<u64, ImportError> {
-    if edges.is_empty() {
-        return Ok(0);
-    }
-    const RECORDSET: &str = "jsonb_to_recordset($1) AS r(source_asset_id uuid, \
-         target_asset_id uuid, dependency_type text, direction text, strength text, \
-         confidence_score float8, evidence jsonb)";
-    if dry_run {
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM {RECORDSET} WHERE NOT EXISTS ( \
-                SELECT 1 FROM migration.asset_dependencies AS d \
-                WHERE d.source_asset_id = r.source_asset_id \
-                  AND d.target_asset_id = r.target_asset_id \
-                  AND d.dependency_type = r.dependency_type)"
-        ))
-        .bind(Json::Array(edges))
-        .fetch_one(&mut **tx)
-        .await?;
-        return Ok(n as u64);
-    }
-    let done = sqlx::query(&format!(
-        "INSERT INTO migration.asset_dependencies \
-            (client_account_id, source_asset_id, target_asset_id, dependency_type, direction, \
-             strength, discovered_by, confidence_score, evidence) \
-         SELECT $2, r.source_asset_id, r.target_asset_id, r.dependency_type, r.direction, \
-                r.strength, 'import', r.confidence_score, r.evidence \
-         FROM {RECORDSET} \
-         ON CONFLICT (source_asset_id, target_asset_id, dependency_type) DO NOTHING"
-    ))
-    .bind(Json::Array(edges))
-    .bind(client)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected())
 }
 
 pub(super) async fn finish_session(

@@ -141,7 +141,7 @@ pub struct Provenance {
 }
 
 /// One cleansed row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CleansedAsset {
     pub table: String,
     pub row: u64,
