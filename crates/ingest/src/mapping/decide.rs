@@ -151,9 +151,20 @@ pub(super) fn decide(
         let evidence = heuristics::header_evidence(name);
         for e in &evidence {
             let (score, note) = with_content(e.score, profile, e.attribute);
-            let what = match e.how {
-                HeaderMatch::Synonym => format!("is a synonym of {}", e.attribute.as_str()),
-                HeaderMatch::Rule(label) => format!("mentions {label}"),
+            let what = match (e.how, e.abbreviated) {
+                (HeaderMatch::Synonym, false) => {
+                    format!("is a synonym of {}", e.attribute.as_str())
+                }
+                (HeaderMatch::Synonym, true) => format!(
+                    "reads as '{}' (abbreviations written out), a synonym of {}",
+                    name.written_out(),
+                    e.attribute.as_str()
+                ),
+                (HeaderMatch::Rule(label), false) => format!("mentions {label}"),
+                (HeaderMatch::Rule(label), true) => format!(
+                    "reads as '{}' (abbreviations written out) and mentions {label}",
+                    name.written_out()
+                ),
             };
             push_heuristic(
                 &mut candidates,
