@@ -653,16 +653,19 @@ fn learned_corrections_override_heuristics() {
                 source_column: "Srv Name".into(),
                 target: Target::Attribute(A::Hostname),
                 weight: 1.0,
+                reference: Some("pattern-1".into()),
             },
             LearnedCorrection {
                 source_column: "Server Name".into(),
                 target: Target::Attribute(A::Fqdn),
                 weight: 0.95,
+                reference: None,
             },
             LearnedCorrection {
                 source_column: "Internal Ref".into(),
                 target: Target::Ignore,
                 weight: 1.0,
+                reference: None,
             },
         ],
         ..Hints::default()
@@ -676,6 +679,7 @@ fn learned_corrections_override_heuristics() {
             "{}",
             m[0].reason
         );
+        assert_eq!(m[0].learned_reference.as_deref(), Some("pattern-1"));
     }
     let m = propose(
         &s(&["Server Name", "internal_ref", "Host Name"]),
@@ -685,6 +689,11 @@ fn learned_corrections_override_heuristics() {
     assert_eq!(m[0].target, Target::Attribute(A::Fqdn));
     assert_eq!(m[1].target, Target::Ignore);
     assert_eq!(m[2].target, Target::Attribute(A::Hostname));
+    assert_eq!(
+        m[1].learned_reference, None,
+        "a correction without a reference"
+    );
+    assert_eq!(m[2].learned_reference, None, "a heuristic proposal");
 
     // A learned correction beats the layout too.
     let hints2 = Hints {
@@ -701,6 +710,7 @@ fn learned_corrections_apply_to_similar_names() {
         source_column: "Cust Sys Ref Code".into(),
         target: Target::Attribute(A::SourceId),
         weight: 1.0,
+        reference: Some("pattern-7".into()),
     }];
     let similar = "CustSysRefCode2";
     let sim = embed::name_similarity(similar, "Cust Sys Ref Code");
@@ -725,7 +735,10 @@ fn learned_corrections_apply_to_similar_names() {
     );
     assert_eq!(with[0].target, Target::Attribute(A::SourceId));
     assert!(with[0].reason.contains("resembles"), "{}", with[0].reason);
+    assert_eq!(with[0].learned_reference.as_deref(), Some("pattern-7"));
     assert!(matches!(with[1].target, Target::Custom(_)));
+    assert_eq!(with[1].learned_reference, None);
+    assert_eq!(without[0].learned_reference, None);
 }
 
 #[test]

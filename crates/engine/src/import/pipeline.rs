@@ -153,6 +153,7 @@ pub(super) async fn one_shot(
     }
     let mut tx = begin(pool, scope).await?;
     store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    crate::learning::record_applied(&mut tx, client, &plan.proposed).await?;
     let target = Target {
         client,
         engagement,
@@ -217,6 +218,7 @@ pub(super) async fn stage(
     let (plan, mut rx, reader) = start_reader(path, options, learned, Mode::Stage).await?;
     let mut tx = begin(pool, scope).await?;
     store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    crate::learning::record_applied(&mut tx, client, &plan.proposed).await?;
     let mut rows = 0u64;
     while let Some(batch) = next_batch(&mut rx).await? {
         rows += batch.len() as u64;

@@ -28,6 +28,8 @@ struct Candidate {
     tier: u8,
     score: f64,
     reason: String,
+    /// The reference of the learned correction behind it.
+    learned: Option<String>,
 }
 
 /// Header evidence `h` weighed with the share `r` of sampled values that fit the attribute:
@@ -112,6 +114,7 @@ pub(super) fn decide(
                     "an earlier correction for this client maps '{}' to {}",
                     l.source_column, l.target
                 ),
+                learned: l.reference.clone(),
             });
         } else if let Some(sim) = hints.similarity
             && !key.is_empty()
@@ -132,6 +135,7 @@ pub(super) fn decide(
                         "'{header}' resembles '{}' (similarity {s:.2}), which an earlier correction maps to {}",
                         l.source_column, l.target
                     ),
+                    learned: l.reference.clone(),
                 });
             }
         }
@@ -146,6 +150,7 @@ pub(super) fn decide(
                     "the detected layout maps '{header}' to {}{note}",
                     attr.as_str()
                 ),
+                learned: None,
             });
         }
         let evidence = heuristics::header_evidence(name);
@@ -225,12 +230,14 @@ pub(super) fn decide(
     let mut out = Vec::with_capacity(headers.len());
     for (i, header) in headers.iter().enumerate() {
         let profile = &profiles[i];
+        let mut learned_reference = None;
         let (target, confidence, mut reason) = match chosen[i].take() {
             Some(c) => {
                 let target = match c.target {
                     Target::Custom(name) => Target::Custom(unique_name(&mut custom_names, name)),
                     other => other,
                 };
+                learned_reference = c.learned;
                 (target, c.score, c.reason)
             }
             None if header.trim().is_empty() && profile.non_empty == 0 => (
@@ -277,6 +284,7 @@ pub(super) fn decide(
             reason,
             unit,
             shape: profile.dominant().map(|(s, _)| s),
+            learned_reference,
         });
     }
     out
@@ -301,6 +309,7 @@ fn push_heuristic(
         tier: TIER_HEURISTIC,
         score,
         reason,
+        learned: None,
     });
 }
 
