@@ -38,6 +38,7 @@ pub enum ErrorCode {
     ClientInactive,
     ImportNotReviewable,
     MappingTargetConflict,
+    InvalidRelationRole,
     RequestTimeout,
     DatabaseUnavailable,
     VaultNotConfigured,
@@ -52,7 +53,7 @@ impl ErrorCode {
             BadRequest | InvalidJson => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed | InvalidRelationRole => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthenticated | InvalidCredentials | MfaRequired | InvalidMfaCode | UserInactive => {
                 StatusCode::UNAUTHORIZED
             }
@@ -97,6 +98,7 @@ impl ErrorCode {
             ClientInactive => "client_inactive",
             ImportNotReviewable => "import_not_reviewable",
             MappingTargetConflict => "mapping_target_conflict",
+            InvalidRelationRole => "invalid_relation_role",
             RequestTimeout => "request_timeout",
             DatabaseUnavailable => "database_unavailable",
             VaultNotConfigured => "vault_not_configured",
@@ -244,7 +246,8 @@ pub struct ErrorBody {
     pub message: String,
     /// The request id (also in the `x-request-id` header), for support.
     pub request_id: Option<String>,
-    /// For `validation_failed`: each invalid field.
+    /// For `validation_failed` (and other errors about fields of the request): each problem,
+    /// by field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<FieldError>,
 }

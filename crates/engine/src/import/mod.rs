@@ -20,6 +20,7 @@ mod pipeline;
 mod plan;
 mod read;
 mod reconcile;
+mod relations;
 mod store;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use plan::MappingRow;
+pub use relations::{RELATION_ROLES, editable_role_names, is_editable_role};
 
 /// Options of one import.
 #[derive(Debug, Clone)]

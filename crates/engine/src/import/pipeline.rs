@@ -290,6 +290,7 @@ pub(super) async fn apply(
     let decisions = store::decisions(&mut tx, import_id).await?;
     let processor = plan
         .processor_decided(&decisions)
+        .and_then(|p| super::relations::with_decided_roles(&plan, &decisions, p))
         .map_err(ApplyFailure::Refused)?;
     let mut report = new_report(
         import_id,
@@ -368,7 +369,11 @@ fn decided_rows(plan: &Plan, decisions: &[super::plan::Decision]) -> Vec<super::
             {
                 m.status = d.status.clone();
                 if d.status == "edited" {
-                    m.target_kind = d.target_kind.clone();
+                    // Relation roles are stored as attributes of the dependency.
+                    m.target_kind = match (plan.kind(), d.target_kind.as_str()) {
+                        (DetectionKind::Dependencies, "attribute") => "relation".into(),
+                        (_, kind) => kind.to_string(),
+                    };
                     m.target = d.target.clone();
                 }
             }

@@ -69,6 +69,15 @@ impl From<ReviewError> for ApiError {
                 e.details = details(p);
                 e
             }
+            ReviewError::InvalidRole(p) => {
+                let mut e = ApiError::new(
+                    ErrorCode::InvalidRelationRole,
+                    "a column of the relationship file would get a role the import cannot use; \
+                     nothing was changed",
+                );
+                e.details = details(p);
+                e
+            }
             ReviewError::Database(e) => e.into(),
             ReviewError::Flow(e) => e.into(),
         }
@@ -266,9 +275,10 @@ pub struct ImportMapping {
     pub source_column: String,
     /// 0-based position of the column.
     pub column_index: i32,
-    /// Asset attribute or custom attribute name; absent for ignore.
+    /// Asset attribute, custom attribute name or relation role; absent for ignore.
     pub target: Option<String>,
-    /// attribute, custom or ignore.
+    /// attribute, custom or ignore; relation or ignore for the columns of a relationship
+    /// file.
     pub target_kind: String,
     /// The agent's confidence, 0..1.
     pub confidence: f64,
