@@ -323,6 +323,7 @@ pub(super) async fn apply(
     let report = rec.finish(&mut tx, progress).await?;
     progress(Progress::Committing);
     store::finish_session(&mut tx, import_id, &report).await?;
+    super::apply_failure::clear(&mut tx, import_id).await?;
     tx.commit().await?;
     Ok(report)
 }

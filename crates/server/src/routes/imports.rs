@@ -120,6 +120,8 @@ pub struct Import {
     /// The import report once applied (counts by issue code, mappings, notes).
     #[schema(value_type = Object)]
     pub summary: Value,
+    /// Why the import failed (status failed), or why its last apply failed (status staged or
+    /// mapping_review: nothing was written, it can be applied again); cleared once applied.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub created_by: Option<Uuid>,
