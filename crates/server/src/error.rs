@@ -40,6 +40,7 @@ pub enum ErrorCode {
     MappingTargetConflict,
     InvalidRelationRole,
     RequestTimeout,
+    UploadTimeout,
     DatabaseUnavailable,
     VaultNotConfigured,
     Internal,
@@ -67,6 +68,7 @@ impl ErrorCode {
             | ClientInactive
             | ImportNotReviewable
             | MappingTargetConflict => StatusCode::CONFLICT,
+            UploadTimeout => StatusCode::REQUEST_TIMEOUT,
             RequestTimeout | DatabaseUnavailable | VaultNotConfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -100,6 +102,7 @@ impl ErrorCode {
             MappingTargetConflict => "mapping_target_conflict",
             InvalidRelationRole => "invalid_relation_role",
             RequestTimeout => "request_timeout",
+            UploadTimeout => "upload_timeout",
             DatabaseUnavailable => "database_unavailable",
             VaultNotConfigured => "vault_not_configured",
             Internal => "internal",

@@ -1,14 +1,18 @@
 //! Discovery imports that go wrong and recover, over real HTTP with an in-process worker: an
 //! apply the inventory refuses leaves nothing written and the staged rows kept, the mapping is
-//! fixed through the review API and the flow retried, and the assets appear exactly once.
+//! fixed through the review API and the flow retried, and the assets appear exactly once;
+//! uploads have their own time limit (`imports.upload_timeout_secs`), longer than the
+//! requests' (`server.request_timeout_secs`), and a slow upload past it is refused with
+//! `upload_timeout`, leaving nothing on disk and no flow.
 
 mod assets_support;
 mod common;
 mod discovery_support;
 
-use discovery_support::{form, setup};
+use discovery_support::{BOUNDARY, files_under, form, setup, setup_with};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CSV: &str = "hostname,ip_address,os,Department\n\
     web-1,10.1.0.1,Ubuntu 22.04,Legacy\n\
@@ -150,5 +154,98 @@ async fn a_failed_apply_is_fixed_in_the_review_and_the_flow_retried() {
     .unwrap_err();
     assert_eq!(again.code(), "import_not_applicable");
     assert_eq!(s.assets().await, 3);
+    s.stop();
+}
+
+/// Sends a multipart upload by hand, `pieces` of the body one after the other with `pause`
+/// between them, then reads the whole answer: (status, JSON body).
+async fn slow_upload(
+    s: &discovery_support::Setup,
+    body: &[u8],
+    pieces: usize,
+    pause: Duration,
+) -> (u16, Value) {
+    let url = reqwest::Url::parse(&s.imports(s.w.client_a, s.w.eng_a)).unwrap();
+    let mut stream = tokio::net::TcpStream::connect((
+        url.host_str().unwrap(),
+        url.port_or_known_default().unwrap(),
+    ))
+    .await
+    .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        url.path(),
+        url.host_str().unwrap(),
+        s.w.analyst,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let size = body.len().div_ceil(pieces);
+    for (i, piece) in body.chunks(size).enumerate() {
+        if i > 0 {
+            tokio::time::sleep(pause).await;
+        }
+        // The server may have answered and closed already.
+        if stream.write_all(piece).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b.trim()).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn an_upload_has_its_own_time_limit() {
+    let s = setup_with(|imports, server| {
+        imports.upload_timeout_secs = 4;
+        server.request_timeout_secs = 1;
+    })
+    .await;
+    // A file whose mapping waits for review: its flow keeps the upload.
+    let body = form(&[
+        ("file", Some("servers.csv"), CSV.as_bytes()),
+        ("threshold", None, b"1"),
+    ]);
+
+    // Slower than the requests' limit, within the upload's: accepted.
+    let (status, v) = slow_upload(&s, &body, 5, Duration::from_millis(400)).await;
+    assert_eq!(status, 202, "{v}");
+    assert!(v["flow_id"].is_string(), "{v}");
+    let accepted = files_under(&s.upload_dir);
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(s.flows().await, 1);
+
+    // Stalled past the upload's limit: refused with its own code, nothing kept.
+    let started = Instant::now();
+    let (status, v) = slow_upload(&s, &body, 2, Duration::from_secs(6)).await;
+    assert_eq!(status, 408, "{v}");
+    assert_eq!(v["error"]["code"], "upload_timeout", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("imports.upload_timeout_secs"),
+        "{v}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    assert_eq!(
+        files_under(&s.upload_dir),
+        accepted,
+        "the cut upload left nothing"
+    );
+    assert_eq!(s.flows().await, 1, "no flow for the cut upload");
     s.stop();
 }
