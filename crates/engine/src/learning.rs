@@ -19,6 +19,10 @@
 //!   `raw_evidence.decided_at`), with a weight of 0.9 for one correction, +0.03 for each
 //!   repetition (at most 0.99), −0.1 for each other target the same key was corrected to
 //!   before (at least 0.6): a user who changed their mind sees the column again for review.
+//!   Each hint carries its pattern's id as [`LearnedCorrection::reference`].
+//! - **Usage.** An import whose proposed mapping applies a pattern (same or similar name)
+//!   counts it: [`record_applied`] adds 1 to `applied_count` and sets `last_applied_at`, in the
+//!   import's own transaction (a failed import counts nothing).
 //! - **Isolation.** Everything runs on the caller's connection, whose transaction must be
 //!   scoped to the client (`modernize_db::tenant::begin`): row-level security applies on top of
 //!   the `client_account_id` filter of every query, so patterns never cross clients.
@@ -26,7 +30,7 @@
 use modernize_ingest::attributes::AssetAttribute;
 use modernize_ingest::embed::embed;
 use modernize_ingest::mapping::heuristics::normalize;
-use modernize_ingest::mapping::{LearnedCorrection, Target};
+use modernize_ingest::mapping::{ColumnMapping, LearnedCorrection, Target};
 use pgvector::Vector;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -272,6 +276,7 @@ pub async fn record_mapping_correction(
 /// One stored correction pattern, as [`mapping_hints`] reads it.
 #[derive(Debug, Clone)]
 struct Pattern {
+    id: Uuid,
     key: String,
     source_column: String,
     corrected: StoredTarget,
@@ -284,8 +289,8 @@ pub async fn mapping_hints(
     conn: &mut PgConnection,
     client_account_id: Uuid,
 ) -> Result<Vec<LearnedCorrection>, sqlx::Error> {
-    let rows: Vec<(Value,)> = sqlx::query_as(
-        "SELECT raw_evidence FROM migration.agent_learning_patterns \
+    let rows: Vec<(Uuid, Value)> = sqlx::query_as(
+        "SELECT id, raw_evidence FROM migration.agent_learning_patterns \
           WHERE client_account_id = $1 AND insight_type = $2 AND discovered_by = $3 \
             AND validated AND (expires_at IS NULL OR expires_at > now()) \
           ORDER BY (raw_evidence->>'decided_at')::timestamptz DESC NULLS LAST, created_at DESC, id",
@@ -297,8 +302,8 @@ pub async fn mapping_hints(
     .await?;
     // Latest first: the first pattern of a key decides, the others count as conflicts.
     let mut by_key: BTreeMap<String, (Pattern, usize)> = BTreeMap::new();
-    for (evidence,) in rows {
-        let Ok(p) = parse_pattern(&evidence) else {
+    for (id, evidence) in rows {
+        let Ok(p) = parse_pattern(id, &evidence) else {
             continue;
         };
         match by_key.get_mut(&p.key) {
@@ -319,6 +324,7 @@ pub async fn mapping_hints(
                 target: p.corrected.to_target()?,
                 source_column: p.source_column,
                 weight: weight(p.evidence_count, conflicts),
+                reference: Some(p.id.to_string()),
             })
         })
         .collect();
@@ -326,7 +332,7 @@ pub async fn mapping_hints(
     Ok(out)
 }
 
-fn parse_pattern(evidence: &Value) -> Result<Pattern, ()> {
+fn parse_pattern(id: Uuid, evidence: &Value) -> Result<Pattern, ()> {
     let source_column = evidence
         .get("source_column")
         .and_then(Value::as_str)
@@ -340,6 +346,7 @@ fn parse_pattern(evidence: &Value) -> Result<Pattern, ()> {
     let corrected: StoredTarget =
         serde_json::from_value(evidence.get("corrected").cloned().ok_or(())?).map_err(|_| ())?;
     Ok(Pattern {
+        id,
         key,
         source_column,
         corrected,
@@ -364,8 +371,8 @@ pub async fn nearest_corrections(
         source_column,
         &clean_samples(sample_values),
     ));
-    let rows: Vec<(Value, f64)> = sqlx::query_as(
-        "SELECT raw_evidence, 1 - (embedding <=> $4) AS similarity \
+    let rows: Vec<(Uuid, Value, f64)> = sqlx::query_as(
+        "SELECT id, raw_evidence, 1 - (embedding <=> $4) AS similarity \
            FROM migration.agent_learning_patterns \
           WHERE client_account_id = $1 AND insight_type = $2 AND discovered_by = $3 AND validated \
             AND (expires_at IS NULL OR expires_at > now()) \
@@ -380,18 +387,56 @@ pub async fn nearest_corrections(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(evidence, similarity)| {
-            let p = parse_pattern(&evidence).ok()?;
+        .filter_map(|(id, evidence, similarity)| {
+            let p = parse_pattern(id, &evidence).ok()?;
             Some((
                 LearnedCorrection {
                     target: p.corrected.to_target()?,
                     source_column: p.source_column,
                     weight: weight(p.evidence_count, 0),
+                    reference: Some(p.id.to_string()),
                 },
                 similarity.clamp(0.0, 1.0),
             ))
         })
         .collect())
+}
+
+/// The patterns a proposal applies: the pattern ids of [`mapping_hints`] carried by the
+/// proposed mappings, each once, in order.
+pub fn applied_patterns(proposed: &[ColumnMapping]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = proposed
+        .iter()
+        .filter_map(|m| m.learned_reference.as_deref()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Counts one use of every pattern the proposal applies (`applied_count` + 1,
+/// `last_applied_at` now), on the caller's tenant-scoped transaction: the import that used
+/// them. Returns how many patterns were counted.
+pub async fn record_applied(
+    conn: &mut PgConnection,
+    client_account_id: Uuid,
+    proposed: &[ColumnMapping],
+) -> Result<u64, sqlx::Error> {
+    let ids = applied_patterns(proposed);
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "UPDATE migration.agent_learning_patterns \
+            SET applied_count = coalesce(applied_count, 0) + 1, last_applied_at = now() \
+          WHERE client_account_id = $1 AND id = ANY($2) AND insight_type = $3",
+    )
+    .bind(client_account_id)
+    .bind(&ids)
+    .bind(INSIGHT_TYPE)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

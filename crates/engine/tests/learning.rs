@@ -340,3 +340,94 @@ async fn the_next_import_proposes_the_corrected_mapping() {
     assert_ne!(srv.1.as_deref(), Some("server_alias"));
     assert_ne!(boxed.1.as_deref(), Some("rack_location"));
 }
+
+/// (applied_count, last_applied_at is set) of a pattern.
+async fn usage(db: &TestDb, pattern: Uuid) -> (i32, bool) {
+    let (count, last): (Option<i32>, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+        "SELECT applied_count, last_applied_at FROM migration.agent_learning_patterns \
+          WHERE id = $1",
+    )
+    .bind(pattern)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    (count.unwrap_or(0), last.is_some())
+}
+
+#[tokio::test]
+async fn a_learned_pattern_counts_each_import_whose_proposal_applies_it() {
+    let db = TestDb::new().await;
+    let (a, ea) = tenant(&db.owner, "alpha").await;
+    let (b, _) = tenant(&db.owner, "beta").await;
+    let exact = record(
+        &db,
+        &correction(a, "Srv Name", "custom", Some("server_alias")),
+    )
+    .await;
+    let similar = record(
+        &db,
+        &correction(a, "Cust Sys Ref Code", "attribute", Some("source_id")),
+    )
+    .await;
+    let unused = record(&db, &correction(a, "Legacy Ref", "ignore", None)).await;
+    let other_client = record(
+        &db,
+        &correction(b, "Srv Name", "custom", Some("server_alias")),
+    )
+    .await;
+    for p in [exact, similar, unused, other_client] {
+        assert_eq!(usage(&db, p).await, (0, false));
+    }
+
+    // Staging proposes the exact and the similar-name correction: both are counted once.
+    let file = csv_file(
+        "Server,Srv Name,CustSysRefCode2\nweb-01,web01,C-1\ndb-01,db01,C-2\napp-01,app01,C-3\n",
+    );
+    let options = ImportOptions::default();
+    let staged = stage_import(&db.app, a, ea, file.path(), &options, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        proposal(&db, staged.import_id, "Srv Name").await,
+        (
+            "custom".to_string(),
+            Some("server_alias".to_string()),
+            "approved".to_string()
+        )
+    );
+    assert_eq!(
+        proposal(&db, staged.import_id, "CustSysRefCode2").await.1,
+        Some("source_id".to_string())
+    );
+    assert_eq!(usage(&db, exact).await, (1, true));
+    assert_eq!(usage(&db, similar).await, (1, true));
+    assert_eq!(usage(&db, unused).await, (0, false), "not in the file");
+    assert_eq!(
+        usage(&db, other_client).await,
+        (0, false),
+        "another client's pattern is never used"
+    );
+
+    // The one-shot import counts too.
+    modernize_engine::import::run_import(&db.app, a, ea, file.path(), &options, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(usage(&db, exact).await, (2, true));
+    assert_eq!(usage(&db, similar).await, (2, true));
+
+    // An import that fails counts nothing: the count is part of its transaction.
+    sqlx::query(
+        "ALTER TABLE migration.import_rows ADD CONSTRAINT ck_test_no_poison \
+            CHECK (raw->>'Server' IS DISTINCT FROM 'poison')",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let poisoned = csv_file("Server,Srv Name,CustSysRefCode2\nweb-02,web02,C-4\npoison,p,C-5\n");
+    let failed = stage_import(&db.app, a, ea, poisoned.path(), &options, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), "database_error", "{failed}");
+    assert_eq!(usage(&db, exact).await, (2, true));
+    assert_eq!(usage(&db, similar).await, (2, true));
+}

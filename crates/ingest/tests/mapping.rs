@@ -141,6 +141,186 @@ fn vendor_header_synonyms_map_with_confidence() {
     assert_eq!(m[0].unit.map(|u| u.as_str()), Some("MB"));
 }
 
+/// Abbreviated CMDB headers, each alone: the attribute, approved at the default threshold,
+/// a little below the full spelling, with a reason that shows how the header was read.
+#[test]
+fn abbreviated_cmdb_headers_map_to_their_attributes() {
+    let cases: &[(&str, A)] = &[
+        ("Srv Name", A::AssetName),
+        ("SrvName", A::AssetName),
+        ("SVR_NAME", A::AssetName),
+        ("srvr name", A::AssetName),
+        ("CI", A::AssetName),
+        ("Hst Name", A::Hostname),
+        ("HostNm", A::Hostname),
+        ("Svr Hostname", A::Hostname),
+        ("Srv IP", A::IpAddress),
+        ("Srv IP Addr", A::IpAddress),
+        ("Mgmt IP Addr", A::IpAddress),
+        ("MAC Adr", A::MacAddress),
+        ("OS Ver", A::OsVersion),
+        ("OS_VERS", A::OsVersion),
+        ("Envt", A::Environment),
+        ("Env Type", A::Environment),
+        ("Biz Crit", A::BusinessCriticality),
+        ("Crit Level", A::BusinessCriticality),
+        ("Crit Lvl", A::BusinessCriticality),
+        ("Mem Size", A::MemoryGb),
+        ("Tot Mem (GB)", A::MemoryGb),
+        ("Stor (GB)", A::StorageGb),
+        ("Stor Cap GB", A::StorageGb),
+        ("Dsk Size", A::StorageGb),
+        ("Appl Name", A::ApplicationName),
+        ("Appl", A::ApplicationName),
+        ("App Ver", A::ApplicationVersion),
+        ("DC Loc", A::Datacenter),
+        ("DC Name", A::Datacenter),
+        ("CPU Cnt", A::CpuCores),
+        ("Nbr of Cores", A::CpuCores),
+        ("Proc Count", A::CpuCores),
+        ("Mem Utilization %", A::MemoryUtilizationPercent),
+        ("Dept", A::BusinessUnit),
+        ("Biz Owner", A::BusinessOwner),
+        ("Svc Owner", A::BusinessOwner),
+        ("Mig Wave", A::MigrationWave),
+        ("Mig Prio", A::MigrationPriority),
+        ("Rgn", A::Region),
+        ("CI Typ", A::AssetType),
+    ];
+    for (header, attr) in cases {
+        let m = propose(&s(&[header]), &[], &Hints::default());
+        assert_eq!(
+            m[0].target,
+            Target::Attribute(*attr),
+            "{header}: {}",
+            m[0].reason
+        );
+        assert!(
+            (0.8..0.95).contains(&m[0].confidence),
+            "{header}: {}",
+            m[0].confidence
+        );
+        assert_eq!(m[0].status, MappingStatus::Approved, "{header}");
+        assert!(
+            m[0].reason.contains("abbreviations written out"),
+            "{header}: {}",
+            m[0].reason
+        );
+    }
+    // Headers already listed as written keep their full confidence.
+    for header in ["Env", "Crit", "Mem", "App", "DC", "IP Addr", "CI Name"] {
+        let m = propose(&s(&[header]), &[], &Hints::default());
+        assert_eq!(m[0].confidence, 0.95, "{header}: {}", m[0].reason);
+        assert!(!m[0].reason.contains("abbreviations"), "{}", m[0].reason);
+    }
+    // Abbreviations of other systems and of nothing the asset has stay custom.
+    for header in [
+        "Src IP",
+        "Dst Hst",
+        "Dest Srv Name",
+        "Srv Desc",
+        "Hst",
+        "Tgt Port",
+    ] {
+        let m = propose(&s(&[header]), &[], &Hints::default());
+        assert!(
+            matches!(m[0].target, Target::Custom(_)),
+            "{header} → {:?} ({})",
+            m[0].target,
+            m[0].reason
+        );
+    }
+    // An ambiguous abbreviation is proposed for review, not approved.
+    let m = propose(&s(&["Loc"]), &[], &Hints::default());
+    assert_eq!(m[0].target, Target::Attribute(A::Datacenter));
+    assert_eq!(m[0].status, MappingStatus::NeedsReview);
+}
+
+/// A whole abbreviated CMDB export with values: every column where it belongs, one column
+/// per attribute, the full spelling winning over the abbreviation.
+#[test]
+fn an_abbreviated_cmdb_export_maps_column_by_column() {
+    let headers = s(&[
+        "CI ID",
+        "Srv Name",
+        "Hst Nm",
+        "IP Addr",
+        "OS Ver",
+        "Env",
+        "Crit",
+        "Mem (GB)",
+        "Stor (GB)",
+        "App",
+        "DC",
+        "Dept",
+        "Mig Wave",
+        "Srv Desc",
+    ]);
+    let samples = rows(&[
+        &[
+            "CI0001",
+            "web-01",
+            "web01",
+            "10.0.0.11",
+            "Windows Server 2019",
+            "Prod",
+            "High",
+            "16",
+            "200",
+            "Billing",
+            "FRA1",
+            "Finance",
+            "2",
+            "front end",
+        ],
+        &[
+            "CI0002",
+            "db-01",
+            "db01",
+            "10.0.0.12",
+            "RHEL 8.6",
+            "Dev",
+            "Low",
+            "64",
+            "1024",
+            "Billing",
+            "FRA1",
+            "Finance",
+            "3",
+            "database",
+        ],
+    ]);
+    let m = propose(&headers, &samples, &Hints::default());
+    assert_unique_attributes(&m);
+    for (header, attr) in [
+        ("CI ID", A::SourceId),
+        ("Srv Name", A::AssetName),
+        ("Hst Nm", A::Hostname),
+        ("IP Addr", A::IpAddress),
+        ("OS Ver", A::OsVersion),
+        ("Env", A::Environment),
+        ("Crit", A::BusinessCriticality),
+        ("Mem (GB)", A::MemoryGb),
+        ("Stor (GB)", A::StorageGb),
+        ("App", A::ApplicationName),
+        ("DC", A::Datacenter),
+        ("Dept", A::BusinessUnit),
+        ("Mig Wave", A::MigrationWave),
+    ] {
+        let c = find(&m, header);
+        assert_eq!(c.target, Target::Attribute(attr), "{header}: {}", c.reason);
+        assert_eq!(c.status, MappingStatus::Approved, "{header}: {}", c.reason);
+    }
+    assert_eq!(target_of(&m, "Srv Desc"), Target::Custom("srv_desc".into()));
+    // Beside the full spelling, the abbreviation loses the attribute.
+    let m = propose(&s(&["Srv Name", "Server Name"]), &[], &Hints::default());
+    assert_eq!(
+        target_of(&m, "Server Name"),
+        Target::Attribute(A::AssetName)
+    );
+    assert!(matches!(target_of(&m, "Srv Name"), Target::Custom(_)));
+}
+
 #[test]
 fn things_that_are_not_attributes_stay_custom() {
     for header in [
@@ -473,16 +653,19 @@ fn learned_corrections_override_heuristics() {
                 source_column: "Srv Name".into(),
                 target: Target::Attribute(A::Hostname),
                 weight: 1.0,
+                reference: Some("pattern-1".into()),
             },
             LearnedCorrection {
                 source_column: "Server Name".into(),
                 target: Target::Attribute(A::Fqdn),
                 weight: 0.95,
+                reference: None,
             },
             LearnedCorrection {
                 source_column: "Internal Ref".into(),
                 target: Target::Ignore,
                 weight: 1.0,
+                reference: None,
             },
         ],
         ..Hints::default()
@@ -496,6 +679,7 @@ fn learned_corrections_override_heuristics() {
             "{}",
             m[0].reason
         );
+        assert_eq!(m[0].learned_reference.as_deref(), Some("pattern-1"));
     }
     let m = propose(
         &s(&["Server Name", "internal_ref", "Host Name"]),
@@ -505,6 +689,11 @@ fn learned_corrections_override_heuristics() {
     assert_eq!(m[0].target, Target::Attribute(A::Fqdn));
     assert_eq!(m[1].target, Target::Ignore);
     assert_eq!(m[2].target, Target::Attribute(A::Hostname));
+    assert_eq!(
+        m[1].learned_reference, None,
+        "a correction without a reference"
+    );
+    assert_eq!(m[2].learned_reference, None, "a heuristic proposal");
 
     // A learned correction beats the layout too.
     let hints2 = Hints {
@@ -521,6 +710,7 @@ fn learned_corrections_apply_to_similar_names() {
         source_column: "Cust Sys Ref Code".into(),
         target: Target::Attribute(A::SourceId),
         weight: 1.0,
+        reference: Some("pattern-7".into()),
     }];
     let similar = "CustSysRefCode2";
     let sim = embed::name_similarity(similar, "Cust Sys Ref Code");
@@ -545,7 +735,10 @@ fn learned_corrections_apply_to_similar_names() {
     );
     assert_eq!(with[0].target, Target::Attribute(A::SourceId));
     assert!(with[0].reason.contains("resembles"), "{}", with[0].reason);
+    assert_eq!(with[0].learned_reference.as_deref(), Some("pattern-7"));
     assert!(matches!(with[1].target, Target::Custom(_)));
+    assert_eq!(with[1].learned_reference, None);
+    assert_eq!(without[0].learned_reference, None);
 }
 
 #[test]

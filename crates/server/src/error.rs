@@ -38,7 +38,9 @@ pub enum ErrorCode {
     ClientInactive,
     ImportNotReviewable,
     MappingTargetConflict,
+    InvalidRelationRole,
     RequestTimeout,
+    UploadTimeout,
     DatabaseUnavailable,
     VaultNotConfigured,
     Internal,
@@ -52,7 +54,7 @@ impl ErrorCode {
             BadRequest | InvalidJson => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed | InvalidRelationRole => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthenticated | InvalidCredentials | MfaRequired | InvalidMfaCode | UserInactive => {
                 StatusCode::UNAUTHORIZED
             }
@@ -66,6 +68,7 @@ impl ErrorCode {
             | ClientInactive
             | ImportNotReviewable
             | MappingTargetConflict => StatusCode::CONFLICT,
+            UploadTimeout => StatusCode::REQUEST_TIMEOUT,
             RequestTimeout | DatabaseUnavailable | VaultNotConfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -97,7 +100,9 @@ impl ErrorCode {
             ClientInactive => "client_inactive",
             ImportNotReviewable => "import_not_reviewable",
             MappingTargetConflict => "mapping_target_conflict",
+            InvalidRelationRole => "invalid_relation_role",
             RequestTimeout => "request_timeout",
+            UploadTimeout => "upload_timeout",
             DatabaseUnavailable => "database_unavailable",
             VaultNotConfigured => "vault_not_configured",
             Internal => "internal",
@@ -244,7 +249,8 @@ pub struct ErrorBody {
     pub message: String,
     /// The request id (also in the `x-request-id` header), for support.
     pub request_id: Option<String>,
-    /// For `validation_failed`: each invalid field.
+    /// For `validation_failed` (and other errors about fields of the request): each problem,
+    /// by field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<FieldError>,
 }

@@ -1,5 +1,6 @@
-//! The middleware every route runs behind: request ids, tracing spans, metrics, timeouts, panic
-//! capture, body limits and envelope-shaped answers for unknown routes and methods.
+//! The middleware every route runs behind: request ids, tracing spans, metrics, timeouts (the
+//! upload route has its own), panic capture, body limits and envelope-shaped answers for
+//! unknown routes and methods.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -25,8 +26,19 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// The time limits of requests: `server.request_timeout_secs` for every route but the upload
+/// of inventory files, which has `imports.upload_timeout_secs`.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    request: Duration,
+    upload: Duration,
+}
+
 pub fn wrap(router: Router, state: &AppState) -> Router {
-    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let timeouts = Timeouts {
+        request: Duration::from_secs(state.settings.request_timeout_secs),
+        upload: Duration::from_secs(state.imports.upload_timeout_secs),
+    };
     router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -50,7 +62,7 @@ pub fn wrap(router: Router, state: &AppState) -> Router {
                     ApiError::internal("handler panicked").into_response()
                 }))
                 .layer(axum::middleware::from_fn(move |req, next| {
-                    enforce_timeout(timeout, req, next)
+                    enforce_timeout(timeouts, req, next)
                 }))
                 .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes)),
         )
@@ -101,9 +113,29 @@ async fn record_metrics(req: Request, next: Next) -> Response<axum::body::Body> 
     response
 }
 
-async fn enforce_timeout(limit: Duration, req: Request, next: Next) -> Response<axum::body::Body> {
+/// Answers `request_timeout` (503) when a request takes too long, `upload_timeout` (408) when
+/// an upload does; the handler is dropped (an upload removes its partial file).
+async fn enforce_timeout(limits: Timeouts, req: Request, next: Next) -> Response<axum::body::Body> {
+    let upload = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == crate::routes::discovery::UPLOAD_ROUTE);
+    let limit = if upload {
+        limits.upload
+    } else {
+        limits.request
+    };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
+        Err(_) if upload => ApiError::new(
+            ErrorCode::UploadTimeout,
+            format!(
+                "the upload did not finish within {} s (imports.upload_timeout_secs); nothing \
+                 was stored",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
         Err(_) => ApiError::new(
             ErrorCode::RequestTimeout,
             format!("the request took longer than {} s", limit.as_secs()),

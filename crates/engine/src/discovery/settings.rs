@@ -18,6 +18,10 @@ pub struct ImportSettings {
     pub threshold: f64,
     /// Uploads of failed flows are kept this long (a failed flow can be retried), then removed.
     pub failed_retention_hours: u64,
+    /// An upload (the whole request) must finish within this many seconds. It replaces
+    /// `server.request_timeout_secs` for the upload route only, so that large files on slow
+    /// links are not cut.
+    pub upload_timeout_secs: u64,
 }
 
 impl Default for ImportSettings {
@@ -27,6 +31,7 @@ impl Default for ImportSettings {
             max_upload_bytes: 1 << 30,
             threshold: 0.8,
             failed_retention_hours: 7 * 24,
+            upload_timeout_secs: 3600,
         }
     }
 }
@@ -42,6 +47,9 @@ impl ImportSettings {
         }
         if !(0.0..=1.0).contains(&self.threshold) {
             return Err("imports.threshold must be between 0 and 1".into());
+        }
+        if self.upload_timeout_secs == 0 {
+            return Err("imports.upload_timeout_secs must be at least 1".into());
         }
         Ok(())
     }
@@ -112,6 +120,16 @@ mod tests {
             bad.validate()
                 .unwrap_err()
                 .contains("imports.max_upload_bytes")
+        );
+        assert_eq!(d.upload_timeout_secs, 3600);
+        let bad = ImportSettings {
+            upload_timeout_secs: 0,
+            ..ImportSettings::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("imports.upload_timeout_secs")
         );
     }
 }

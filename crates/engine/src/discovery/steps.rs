@@ -1,69 +1,21 @@
 //! The steps of the discovery flow's phases.
 
-use super::{FLOW_TYPE, ImportSettings};
+use super::config::checked_config;
+use super::{FLOW_TYPE, ImportConfig, ImportSettings};
 use crate::flows::registry::{FlowRegistry, Step, StepContext, StepError};
 use crate::flows::tracking::{TaskHandle, TaskOutcome, TaskSpec};
-use crate::import::{self, ApplyOptions, FailedImport, ImportOptions};
+use crate::import::{self, FailedImport, ImportOptions};
 use modernize_domain::ids::{ClientAccountId, UserId};
 use modernize_domain::tenancy::TenantScope;
 use modernize_ingest::layout;
 use modernize_ingest::source::{self, Limits};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// The `import` object of a discovery flow's config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportConfig {
-    /// The uploaded file on the server: inside `imports.upload_dir`, in the flow client's
-    /// directory (anything else is refused).
-    pub path: PathBuf,
-    /// The name the file was uploaded with.
-    #[serde(default)]
-    pub file_name: Option<String>,
-    /// Compute the report, write no asset.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Mapping confidence for automatic approval (0..1); `imports.threshold` when absent.
-    #[serde(default)]
-    pub threshold: Option<f64>,
-    /// Qualifies source ids (default: from the layout).
-    #[serde(default)]
-    pub source_system: Option<String>,
-}
-
-impl ImportConfig {
-    /// The `import` object of a flow config.
-    pub fn from_flow(config: &Value) -> Result<ImportConfig, StepError> {
-        let Some(import) = config.get("import") else {
-            return Err(StepError::permanent(
-                "invalid_config: the discovery flow's config has no \"import\" object",
-            ));
-        };
-        let cfg: ImportConfig = serde_json::from_value(import.clone()).map_err(|e| {
-            StepError::permanent(format!("invalid_config: config.import is invalid: {e}"))
-        })?;
-        if let Some(t) = cfg.threshold
-            && !(0.0..=1.0).contains(&t)
-        {
-            return Err(StepError::permanent(
-                "invalid_config: config.import.threshold must be between 0 and 1",
-            ));
-        }
-        if cfg.source_system.as_ref().is_some_and(|s| s.len() > 100) {
-            return Err(StepError::permanent(
-                "invalid_config: config.import.source_system is longer than 100 characters",
-            ));
-        }
-        Ok(cfg)
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
@@ -118,7 +70,7 @@ impl Step for DiscoveryStep {
                 Phase::AgentLoading => agent_loading(ctx, s).await,
                 Phase::EnvironmentScanning => environment_scanning(ctx, s).await,
                 Phase::DataCollection => data_collection(ctx, s).await,
-                Phase::Analysis => analysis(ctx).await,
+                Phase::Analysis => super::analysis::analysis(ctx).await,
                 Phase::Reporting => reporting(ctx, s).await,
             }
         })
@@ -127,18 +79,18 @@ impl Step for DiscoveryStep {
 
 // ---- helpers ----------------------------------------------------------------------------
 
-fn scope(ctx: &StepContext, user: Option<Uuid>) -> TenantScope {
+pub(super) fn scope(ctx: &StepContext, user: Option<Uuid>) -> TenantScope {
     TenantScope::Client {
         client_account_id: ClientAccountId(ctx.client_account_id),
         user_id: user.map(UserId),
     }
 }
 
-fn db(e: impl std::fmt::Display) -> StepError {
+pub(super) fn db(e: impl std::fmt::Display) -> StepError {
     StepError::retryable(format!("database_error: {e}"))
 }
 
-fn failed_import(e: &FailedImport) -> StepError {
+pub(super) fn failed_import(e: &FailedImport) -> StepError {
     let message = format!("{}: {}", e.code(), e.error);
     if e.code() == "database_error" {
         StepError::retryable(message)
@@ -147,7 +99,7 @@ fn failed_import(e: &FailedImport) -> StepError {
     }
 }
 
-async fn start(
+pub(super) async fn start(
     ctx: &mut StepContext,
     agent: &str,
     task_type: &str,
@@ -167,7 +119,7 @@ async fn start(
 }
 
 /// Records the task's outcome and passes the result on.
-fn finish(
+pub(super) fn finish(
     ctx: &mut StepContext,
     task: TaskHandle,
     result: Result<Value, StepError>,
@@ -187,61 +139,8 @@ fn finish(
     result
 }
 
-/// The import config, with the file checked: a regular, non-empty file within the size
-/// limit, inside the client's upload directory.
-async fn checked_config(
-    ctx: &StepContext,
-    settings: &ImportSettings,
-) -> Result<(ImportConfig, u64), StepError> {
-    let cfg = ImportConfig::from_flow(&ctx.config)?;
-    let size = check_file(settings, ctx.client_account_id, &cfg.path).await?;
-    Ok((cfg, size))
-}
-
-async fn check_file(
-    settings: &ImportSettings,
-    client: Uuid,
-    path: &Path,
-) -> Result<u64, StepError> {
-    let io = |what: &str, e: std::io::Error| {
-        StepError::permanent(format!("io_error: cannot {what} the uploaded file: {e}"))
-    };
-    let real = tokio::fs::canonicalize(path)
-        .await
-        .map_err(|e| io("find", e))?;
-    let allowed = tokio::fs::canonicalize(settings.client_dir(client))
-        .await
-        .map_err(|e| io("find the upload directory of", e))?;
-    if !real.starts_with(&allowed) {
-        return Err(StepError::permanent(
-            "invalid_config: config.import.path is not an upload of this client",
-        ));
-    }
-    let meta = tokio::fs::metadata(&real)
-        .await
-        .map_err(|e| io("read", e))?;
-    if !meta.is_file() {
-        return Err(StepError::permanent(
-            "invalid_config: config.import.path is not a file",
-        ));
-    }
-    if meta.len() == 0 {
-        return Err(StepError::permanent("empty_file: the file is empty"));
-    }
-    if meta.len() > settings.max_upload_bytes {
-        return Err(StepError::permanent(format!(
-            "file_too_large: the file exceeds the limit of {} bytes",
-            settings.max_upload_bytes
-        )));
-    }
-    tokio::fs::File::open(&real)
-        .await
-        .map_err(|e| io("open", e))?;
-    Ok(meta.len())
-}
-
 /// The user who created the flow (the acting user of its import).
-async fn flow_creator(ctx: &StepContext) -> Result<Option<Uuid>, StepError> {
+pub(super) async fn flow_creator(ctx: &StepContext) -> Result<Option<Uuid>, StepError> {
     let mut tx = modernize_db::tenant::begin(ctx.pool(), scope(ctx, None))
         .await
         .map_err(db)?;
@@ -261,7 +160,7 @@ async fn flow_creator(ctx: &StepContext) -> Result<Option<Uuid>, StepError> {
 /// Serialises the import work of one flow across concurrent runs of its phases (a run made
 /// obsolete by a pause may still be working): a transaction-scoped advisory lock on a
 /// connection of its own, released when the returned transaction ends (also when dropped).
-async fn flow_lock(
+pub(super) async fn flow_lock(
     pool: &PgPool,
     flow_id: Uuid,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StepError> {
@@ -276,14 +175,17 @@ async fn flow_lock(
 
 /// The flow's import session (the latest that did not fail).
 #[derive(Debug)]
-struct Session {
-    id: Uuid,
-    status: String,
-    summary: Value,
-    error: Option<String>,
+pub(super) struct Session {
+    pub(super) id: Uuid,
+    pub(super) status: String,
+    pub(super) summary: Value,
+    pub(super) error: Option<String>,
 }
 
-async fn flow_session(ctx: &StepContext, failed_too: bool) -> Result<Option<Session>, StepError> {
+pub(super) async fn flow_session(
+    ctx: &StepContext,
+    failed_too: bool,
+) -> Result<Option<Session>, StepError> {
     let mut tx = modernize_db::tenant::begin(ctx.pool(), scope(ctx, None))
         .await
         .map_err(db)?;
@@ -311,7 +213,10 @@ async fn flow_session(ctx: &StepContext, failed_too: bool) -> Result<Option<Sess
 }
 
 /// The session's staged state: layout, row count, the mappings waiting for review.
-async fn describe_staged(ctx: &StepContext, import_id: Uuid) -> Result<Value, StepError> {
+pub(super) async fn describe_staged(
+    ctx: &StepContext,
+    import_id: Uuid,
+) -> Result<Value, StepError> {
     let mut tx = modernize_db::tenant::begin(ctx.pool(), scope(ctx, None))
         .await
         .map_err(db)?;
@@ -525,184 +430,6 @@ async fn data_collection(
     let output = finish(ctx, task, result)?;
     ctx.set_output(output);
     Ok(())
-}
-
-async fn analysis(ctx: &mut StepContext) -> Result<(), StepError> {
-    let cfg = ImportConfig::from_flow(&ctx.config)?;
-    let lock = flow_lock(ctx.pool(), ctx.flow_id).await?;
-    let Some(session) = flow_session(ctx, true).await? else {
-        return Err(StepError::permanent(
-            "import_not_found: the flow has no staged import",
-        ));
-    };
-    match session.status.as_str() {
-        // Applied by an earlier run whose phase did not complete (e.g. its worker died).
-        "committed" | "dry_run_completed" => {
-            ctx.set_output(outcome_of(session.id, &session.summary));
-            lock.commit().await.map_err(db)?;
-            return Ok(());
-        }
-        "failed" => {
-            return Err(StepError::permanent(
-                session.error.unwrap_or_else(|| "import_failed".into()),
-            ));
-        }
-        _ => {}
-    }
-    let import_id = session.id;
-
-    // The field-mapping agent: every column must be decided before the import is applied.
-    let task = start(
-        ctx,
-        "field_mapping_agent",
-        "review_mappings",
-        json!({"import_id": import_id}),
-    )
-    .await?;
-    let reviewed = review_mappings(ctx, import_id).await;
-    let review = finish(ctx, task, reviewed)?;
-    let pending = review["needs_review"].as_u64().unwrap_or(0);
-    if pending > 0 {
-        let columns: Vec<&str> = review["review"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["source_column"].as_str())
-            .collect();
-        ctx.await_decision(format!(
-            "{pending} column mapping(s) of import {import_id} need review: {}",
-            columns.join(", ")
-        ));
-        ctx.set_output(review);
-        lock.commit().await.map_err(db)?;
-        return Ok(());
-    }
-
-    // Cleansing, identity reconciliation and dependencies: one all-or-nothing apply.
-    let input = json!({"import_id": import_id, "dry_run": cfg.dry_run});
-    let cleansing = start(ctx, "cleansing_agent", "cleanse_rows", input.clone()).await?;
-    let identity = start(
-        ctx,
-        "identity_reconciliation_agent",
-        "reconcile_identities",
-        input.clone(),
-    )
-    .await?;
-    let dependencies = start(ctx, "dependency_agent", "extract_dependencies", input).await?;
-    let applied = import::apply_import(
-        ctx.pool(),
-        ctx.client_account_id,
-        import_id,
-        &ApplyOptions {
-            dry_run: cfg.dry_run,
-            user_id: flow_creator(ctx).await?,
-        },
-        &mut |_| {},
-    )
-    .await;
-    lock.commit().await.map_err(db)?;
-    let report = match applied {
-        Ok(report) => report,
-        Err(e) => {
-            let err = failed_import(&e);
-            // The session is failed now (nothing was written): a retry cannot apply it again.
-            let err = StepError::permanent(err.message);
-            for t in [cleansing, identity, dependencies] {
-                ctx.tasks
-                    .fail(t, err.message.clone(), TaskOutcome::default());
-            }
-            return Err(err);
-        }
-    };
-    let r = serde_json::to_value(&report).unwrap_or(Value::Null);
-    let part = |keys: &[&str]| {
-        Value::Object(
-            keys.iter()
-                .map(|k| (k.to_string(), r.get(*k).cloned().unwrap_or(Value::Null)))
-                .collect(),
-        )
-    };
-    let outputs = [
-        (
-            cleansing,
-            part(&[
-                "rows_read",
-                "rows_accepted",
-                "rows_fixed",
-                "rows_rejected",
-                "rejected_by_code",
-                "warnings_by_code",
-            ]),
-        ),
-        (
-            identity,
-            part(&["assets_created", "assets_updated", "assets_unchanged"]),
-        ),
-        (
-            dependencies,
-            part(&["dependencies_created", "dependencies_skipped"]),
-        ),
-    ];
-    for (task, output) in outputs {
-        ctx.tasks.succeed(
-            task,
-            TaskOutcome {
-                output,
-                ..TaskOutcome::default()
-            },
-        );
-    }
-    ctx.set_output(outcome_of(import_id, &r));
-    Ok(())
-}
-
-/// Decides what can be decided: after the flow's decision gate was approved directly, the
-/// mappings still pending are approved as proposed, decided by the approving user.
-async fn review_mappings(ctx: &StepContext, import_id: Uuid) -> Result<Value, StepError> {
-    if let Some(user) = ctx.approved_by {
-        let mut tx = modernize_db::tenant::begin(ctx.pool(), scope(ctx, Some(user)))
-            .await
-            .map_err(db)?;
-        let done = sqlx::query(
-            "UPDATE migration.import_column_mappings \
-                SET status = 'approved', decided_by = $3, decided_at = now() \
-              WHERE import_session_id = $1 AND client_account_id = $2 \
-                AND status = 'needs_review'",
-        )
-        .bind(import_id)
-        .bind(ctx.client_account_id)
-        .bind(user)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        let mut v = describe_staged(ctx, import_id).await?;
-        v["approved_by_flow_decision"] = json!(done.rows_affected());
-        return Ok(v);
-    }
-    describe_staged(ctx, import_id).await
-}
-
-fn outcome_of(import_id: Uuid, report: &Value) -> Value {
-    let mut o = serde_json::Map::new();
-    o.insert("import_id".into(), json!(import_id));
-    for k in [
-        "status",
-        "dry_run",
-        "layout",
-        "rows_read",
-        "rows_accepted",
-        "rows_fixed",
-        "rows_rejected",
-        "assets_created",
-        "assets_updated",
-        "assets_unchanged",
-        "dependencies_created",
-        "dependencies_skipped",
-    ] {
-        o.insert(k.into(), report.get(k).cloned().unwrap_or(Value::Null));
-    }
-    Value::Object(o)
 }
 
 async fn reporting(ctx: &mut StepContext, settings: &ImportSettings) -> Result<(), StepError> {

@@ -14,12 +14,16 @@
 //!
 //! Each write phase is one transaction in the tenant's scope: an error rolls it back (no
 //! partial assets) and the session is then marked `failed` with the error in a separate
-//! transaction. A dry run computes the same report and writes no asset or dependency.
+//! transaction, except a failed apply of a staged import: its session returns to review with
+//! the error, its staged rows kept, so that it can be applied again ([`apply_failure`]). A dry
+//! run computes the same report and writes no asset or dependency.
 
+mod apply_failure;
 mod pipeline;
 mod plan;
 mod read;
 mod reconcile;
+mod relations;
 mod store;
 
 use std::collections::BTreeMap;
@@ -35,6 +39,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use plan::MappingRow;
+pub use relations::{RELATION_ROLES, editable_role_names, is_editable_role};
 
 /// Options of one import.
 #[derive(Debug, Clone)]
@@ -302,7 +307,8 @@ pub async fn stage_import(
 /// Applies a staged import with the decided mapping: cleansing, reconciliation, assets,
 /// dependencies and the row outcomes, all or nothing. Refused without any change
 /// (`import_not_found`, `import_not_applicable`, `mapping_review_pending`) when the import
-/// cannot be applied now; a failure while applying marks the session `failed`.
+/// cannot be applied now; after a failure while applying nothing is written, the session is
+/// back in review with the error and may be applied again.
 pub async fn apply_import(
     pool: &PgPool,
     client_account_id: Uuid,
@@ -318,7 +324,13 @@ pub async fn apply_import(
             error,
         }),
         Err(pipeline::ApplyFailure::Failed(error)) => {
-            settle(pool, scope, import_id, Err(error)).await
+            if let Err(e) = apply_failure::back_to_review(pool, scope, import_id, &error).await {
+                tracing::error!(%import_id, error = %e, "could not record the failed apply");
+            }
+            Err(FailedImport {
+                import_id: Some(import_id),
+                error,
+            })
         }
     }
 }

@@ -153,6 +153,7 @@ pub(super) async fn one_shot(
     }
     let mut tx = begin(pool, scope).await?;
     store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    crate::learning::record_applied(&mut tx, client, &plan.proposed).await?;
     let target = Target {
         client,
         engagement,
@@ -217,6 +218,7 @@ pub(super) async fn stage(
     let (plan, mut rx, reader) = start_reader(path, options, learned, Mode::Stage).await?;
     let mut tx = begin(pool, scope).await?;
     store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    crate::learning::record_applied(&mut tx, client, &plan.proposed).await?;
     let mut rows = 0u64;
     while let Some(batch) = next_batch(&mut rx).await? {
         rows += batch.len() as u64;
@@ -288,6 +290,7 @@ pub(super) async fn apply(
     let decisions = store::decisions(&mut tx, import_id).await?;
     let processor = plan
         .processor_decided(&decisions)
+        .and_then(|p| super::relations::with_decided_roles(&plan, &decisions, p))
         .map_err(ApplyFailure::Refused)?;
     let mut report = new_report(
         import_id,
@@ -320,6 +323,7 @@ pub(super) async fn apply(
     let report = rec.finish(&mut tx, progress).await?;
     progress(Progress::Committing);
     store::finish_session(&mut tx, import_id, &report).await?;
+    super::apply_failure::clear(&mut tx, import_id).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -365,7 +369,11 @@ fn decided_rows(plan: &Plan, decisions: &[super::plan::Decision]) -> Vec<super::
             {
                 m.status = d.status.clone();
                 if d.status == "edited" {
-                    m.target_kind = d.target_kind.clone();
+                    // Relation roles are stored as attributes of the dependency.
+                    m.target_kind = match (plan.kind(), d.target_kind.as_str()) {
+                        (DetectionKind::Dependencies, "attribute") => "relation".into(),
+                        (_, kind) => kind.to_string(),
+                    };
                     m.target = d.target.clone();
                 }
             }

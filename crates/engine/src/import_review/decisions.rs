@@ -1,8 +1,10 @@
 //! Decisions on the column mappings of an import (see the documentation of the parent
-//! module): resolving each entry to a column, applying it, refusing two columns of a table with
-//! one target, writing the result and the learned corrections, and resuming the flow.
+//! module): resolving each entry to a column, checking relation roles ([`super::relations`]),
+//! applying it, refusing two columns of a table with one target, writing the result and the
+//! learned corrections, and resuming the flow.
 
 use super::mappings::proposals;
+use super::relations;
 use super::validation::{Act, parse_entries};
 use super::{REVIEWABLE, ReviewError, problem, raw_text};
 use crate::flows::store::decide_approval;
@@ -215,17 +217,11 @@ pub async fn decide(
                 format!("column '{column}' is in several tables of the import; give its table"),
             )),
         }
-        if relationships && !matches!(acts[i], Act::Approve) {
-            problems.push(problem(
-                format!("decisions[{i}].action"),
-                "the columns of a relationship file are mapped by its layout; they can only \
-                 be approved",
-            ));
-        }
     }
     if !problems.is_empty() {
         return Err(ReviewError::Invalid(problems));
     }
+    let acts = relations::stored_acts(acts, relationships)?;
 
     // Apply in memory.
     for &(i, k) in &targets {
@@ -262,52 +258,62 @@ pub async fn decide(
         }
     }
 
-    // One column per attribute (and per custom name) in each table, among applied columns.
-    if !relationships {
-        let who = |k: usize| match decided[k] {
-            Some(i) => format!("decisions[{i}].target"),
-            None if bulk.contains(&k) => "approve_all".to_string(),
-            None => format!("column '{}'", cols[k].source_column),
+    if relationships {
+        fn state(c: &Col) -> (&str, &str, Option<&str>) {
+            (&c.status, &c.kind, c.target.as_deref())
+        }
+        let had: Vec<_> = before.iter().map(state).collect();
+        let has: Vec<_> = cols.iter().map(state).collect();
+        relations::check_endpoints(&had, &has)?;
+    }
+
+    // One column per attribute, custom name or relation role in each table, among applied
+    // columns.
+    let who = |k: usize| match decided[k] {
+        Some(i) => format!("decisions[{i}].target"),
+        None if bulk.contains(&k) => "approve_all".to_string(),
+        None => format!("column '{}'", cols[k].source_column),
+    };
+    let mut by_target: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+    for (k, c) in cols.iter().enumerate() {
+        if matches!(c.status.as_str(), "approved" | "edited")
+            && matches!(c.kind.as_str(), "attribute" | "custom")
+            && let Some(t) = &c.target
+        {
+            by_target
+                .entry((c.table.clone(), c.kind.clone(), t.clone()))
+                .or_default()
+                .push(k);
+        }
+    }
+    for ((table, kind, target), ks) in by_target {
+        if ks.len() < 2 || ks.iter().all(|k| cols[*k] == before[*k]) {
+            continue;
+        }
+        let names: Vec<String> = ks
+            .iter()
+            .map(|k| format!("'{}'", cols[*k].source_column))
+            .collect();
+        let what = if relationships {
+            format!("relation role {target}")
+        } else if kind == "attribute" {
+            format!("attribute {target}")
+        } else {
+            format!("custom attribute '{target}'")
         };
-        let mut by_target: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
-        for (k, c) in cols.iter().enumerate() {
-            if matches!(c.status.as_str(), "approved" | "edited")
-                && matches!(c.kind.as_str(), "attribute" | "custom")
-                && let Some(t) = &c.target
-            {
-                by_target
-                    .entry((c.table.clone(), c.kind.clone(), t.clone()))
-                    .or_default()
-                    .push(k);
-            }
+        for k in ks.iter().filter(|k| cols[**k] != before[**k]) {
+            problems.push(problem(
+                who(*k),
+                format!(
+                    "{what} would be the target of columns {} of table '{table}'; a target \
+                     takes one column: edit or reject the others",
+                    names.join(", ")
+                ),
+            ));
         }
-        for ((table, kind, target), ks) in by_target {
-            if ks.len() < 2 || ks.iter().all(|k| cols[*k] == before[*k]) {
-                continue;
-            }
-            let names: Vec<String> = ks
-                .iter()
-                .map(|k| format!("'{}'", cols[*k].source_column))
-                .collect();
-            let what = if kind == "attribute" {
-                format!("attribute {target}")
-            } else {
-                format!("custom attribute '{target}'")
-            };
-            for k in ks.iter().filter(|k| cols[**k] != before[**k]) {
-                problems.push(problem(
-                    who(*k),
-                    format!(
-                        "{what} would be the target of columns {} of table '{table}'; a target \
-                         takes one column: edit or reject the others",
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ReviewError::Conflict(problems));
-        }
+    }
+    if !problems.is_empty() {
+        return Err(ReviewError::Conflict(problems));
     }
 
     // Write.
@@ -360,7 +366,7 @@ pub async fn decide(
             "rejected" => Some(StoredTarget::new("ignore", None)),
             _ => None,
         }
-        .filter(|t| *t != proposal && changed);
+        .filter(|t| *t != proposal && changed && !relationships);
         let mut learning_pattern_id = None;
         if let Some(corrected) = corrected {
             let sample_values =
@@ -392,7 +398,7 @@ pub async fn decide(
             table: c.table.clone(),
             source_column: c.source_column.clone(),
             status: c.status.clone(),
-            target_kind: c.kind.clone(),
+            target_kind: relations::shown_kind(relationships, &c.kind),
             target: c.target.clone(),
             changed,
             learning_pattern_id,

@@ -2,6 +2,7 @@
 //! from the import's plan and sample values of each column.
 
 use super::raw_text;
+use super::relations::shown_kind;
 use crate::import::MappingRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -19,9 +20,10 @@ pub struct MappingView {
     pub table: String,
     pub source_column: String,
     pub column_index: i32,
-    /// Attribute name or custom attribute name; absent for `ignore`.
+    /// Attribute name, custom attribute name or relation role; absent for `ignore`.
     pub target: Option<String>,
-    /// `attribute`, `custom` or `ignore`.
+    /// `attribute`, `custom` or `ignore`; `relation` or `ignore` for the columns of a
+    /// relationship file.
     pub target_kind: String,
     pub confidence: f64,
     /// `approved`, `needs_review`, `edited` or `rejected`.
@@ -72,8 +74,8 @@ pub async fn list_mappings(
     engagement: Uuid,
     import_id: Uuid,
 ) -> Result<Option<Vec<MappingView>>, sqlx::Error> {
-    let plan: Option<(Option<Value>,)> = sqlx::query_as(
-        "SELECT plan->'mappings' FROM migration.import_sessions \
+    let plan: Option<(Option<Value>, Option<String>)> = sqlx::query_as(
+        "SELECT plan->'mappings', plan->'detection'->>'kind' FROM migration.import_sessions \
           WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3",
     )
     .bind(import_id)
@@ -81,9 +83,10 @@ pub async fn list_mappings(
     .bind(engagement)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((plan,)) = plan else {
+    let Some((plan, kind)) = plan else {
         return Ok(None);
     };
+    let relationships = kind.as_deref() == Some("dependencies");
     let proposed = proposals(&plan.unwrap_or(Value::Null));
     let rows: Vec<MappingRowDb> = sqlx::query_as(
         "SELECT table_name, source_column, column_index, target, target_kind, confidence, \
@@ -127,12 +130,12 @@ pub async fn list_mappings(
                 let p = proposed.get(&(table.clone(), column.clone()));
                 MappingView {
                     proposed_target: p.and_then(|p| p.1.clone()),
-                    proposed_target_kind: p.map(|p| p.0.clone()),
+                    proposed_target_kind: p.map(|p| shown_kind(relationships, &p.0)),
                     table,
                     source_column: column,
                     column_index: index,
                     target,
-                    target_kind: kind,
+                    target_kind: shown_kind(relationships, &kind),
                     confidence,
                     status,
                     reason,

@@ -13,19 +13,21 @@
 //! - `approve`: the column takes the agent's proposal (from the session's plan), status
 //!   `approved`.
 //! - `edit`: the column takes the given target (`attribute` with an asset attribute name,
-//!   `custom` with a name, or `ignore`), status `edited`; an edit naming the proposal is an
-//!   approval.
+//!   `custom` with a name, or `ignore`; for the columns of a relationship file, `relation`
+//!   with a role the relationship processor reads, or `ignore`, see [`relations`]), status
+//!   `edited`; an edit naming the proposal is an approval.
 //! - `reject`: the column is not imported, status `rejected` (its target stays visible).
 //! - `approve_all`: every column still `needs_review` is approved, after the listed decisions.
 //!
-//! An edit or a rejection that differs from the proposal becomes a learning pattern of the
-//! client ([`crate::learning::record_mapping_correction`]) in the same transaction. The
+//! An edit or a rejection of an asset file's column that differs from the proposal becomes a
+//! learning pattern of the client ([`crate::learning::record_mapping_correction`]) in the same transaction. The
 //! session is then `staged` when no column needs review, else `mapping_review`; and when it
 //! belongs to a flow waiting for approval at its `analysis` phase and no column needs review,
 //! the flow's gate is approved ("mappings reviewed") in the same transaction, so it resumes.
 
 mod decisions;
 mod mappings;
+pub mod relations;
 mod report;
 mod sessions;
 mod validation;
@@ -69,6 +71,8 @@ pub enum ReviewError {
     Invalid(Vec<Problem>),
     #[error("two columns would have the same target")]
     Conflict(Vec<Problem>),
+    #[error("invalid relation roles")]
+    InvalidRole(Vec<Problem>),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]

@@ -91,6 +91,19 @@ pub(super) fn parse_entries(
                             .push(problem(f("target"), "must not contain control characters")),
                         _ => {}
                     },
+                    // The role itself is checked against the file (relationship files only).
+                    Some("relation") => match target {
+                        None | Some("") => problems.push(problem(
+                            f("target"),
+                            "is required: the relation role (source, target, target_ip, type, \
+                             strength or port)",
+                        )),
+                        Some(t) if t.chars().count() > MAX_CUSTOM_NAME => problems.push(problem(
+                            f("target"),
+                            format!("must be at most {MAX_CUSTOM_NAME} characters"),
+                        )),
+                        _ => {}
+                    },
                     Some("ignore") => {
                         if d.target.is_some() {
                             problems.push(problem(f("target"), "must be absent for ignore"));
@@ -98,11 +111,11 @@ pub(super) fn parse_entries(
                     }
                     Some(_) => problems.push(problem(
                         f("target_kind"),
-                        "must be one of: attribute, custom, ignore",
+                        "must be one of: attribute, custom, relation, ignore",
                     )),
                     None => problems.push(problem(
                         f("target_kind"),
-                        "is required for an edit: attribute, custom or ignore",
+                        "is required for an edit: attribute, custom, relation or ignore",
                     )),
                 }
                 Act::Edit(StoredTarget::new(
@@ -164,6 +177,13 @@ mod tests {
             .is_empty()
         );
         assert!(fields(parse_entries(&[input("edit", Some("ignore"), None)], false)).is_empty());
+        assert!(
+            fields(parse_entries(
+                &[input("edit", Some("relation"), Some("target_ip"))],
+                false
+            ))
+            .is_empty()
+        );
         let bad = [
             input("edit", Some("attribute"), Some("host")),
             input("edit", Some("custom"), Some("  ")),
@@ -172,6 +192,7 @@ mod tests {
             input("approve", Some("attribute"), None),
             input("maybe", None, None),
             DecisionInput::default(),
+            input("edit", Some("relation"), None),
         ];
         assert_eq!(
             fields(parse_entries(&bad, false)),
@@ -184,6 +205,7 @@ mod tests {
                 "decisions[5].action",
                 "decisions[6].source_column",
                 "decisions[6].action",
+                "decisions[7].target",
             ]
         );
         assert_eq!(fields(parse_entries(&[], false)), vec!["decisions"]);

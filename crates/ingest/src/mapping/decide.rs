@@ -28,6 +28,8 @@ struct Candidate {
     tier: u8,
     score: f64,
     reason: String,
+    /// The reference of the learned correction behind it.
+    learned: Option<String>,
 }
 
 /// Header evidence `h` weighed with the share `r` of sampled values that fit the attribute:
@@ -112,6 +114,7 @@ pub(super) fn decide(
                     "an earlier correction for this client maps '{}' to {}",
                     l.source_column, l.target
                 ),
+                learned: l.reference.clone(),
             });
         } else if let Some(sim) = hints.similarity
             && !key.is_empty()
@@ -132,6 +135,7 @@ pub(super) fn decide(
                         "'{header}' resembles '{}' (similarity {s:.2}), which an earlier correction maps to {}",
                         l.source_column, l.target
                     ),
+                    learned: l.reference.clone(),
                 });
             }
         }
@@ -146,14 +150,26 @@ pub(super) fn decide(
                     "the detected layout maps '{header}' to {}{note}",
                     attr.as_str()
                 ),
+                learned: None,
             });
         }
         let evidence = heuristics::header_evidence(name);
         for e in &evidence {
             let (score, note) = with_content(e.score, profile, e.attribute);
-            let what = match e.how {
-                HeaderMatch::Synonym => format!("is a synonym of {}", e.attribute.as_str()),
-                HeaderMatch::Rule(label) => format!("mentions {label}"),
+            let what = match (e.how, e.abbreviated) {
+                (HeaderMatch::Synonym, false) => {
+                    format!("is a synonym of {}", e.attribute.as_str())
+                }
+                (HeaderMatch::Synonym, true) => format!(
+                    "reads as '{}' (abbreviations written out), a synonym of {}",
+                    name.written_out(),
+                    e.attribute.as_str()
+                ),
+                (HeaderMatch::Rule(label), false) => format!("mentions {label}"),
+                (HeaderMatch::Rule(label), true) => format!(
+                    "reads as '{}' (abbreviations written out) and mentions {label}",
+                    name.written_out()
+                ),
             };
             push_heuristic(
                 &mut candidates,
@@ -214,12 +230,14 @@ pub(super) fn decide(
     let mut out = Vec::with_capacity(headers.len());
     for (i, header) in headers.iter().enumerate() {
         let profile = &profiles[i];
+        let mut learned_reference = None;
         let (target, confidence, mut reason) = match chosen[i].take() {
             Some(c) => {
                 let target = match c.target {
                     Target::Custom(name) => Target::Custom(unique_name(&mut custom_names, name)),
                     other => other,
                 };
+                learned_reference = c.learned;
                 (target, c.score, c.reason)
             }
             None if header.trim().is_empty() && profile.non_empty == 0 => (
@@ -266,6 +284,7 @@ pub(super) fn decide(
             reason,
             unit,
             shape: profile.dominant().map(|(s, _)| s),
+            learned_reference,
         });
     }
     out
@@ -290,6 +309,7 @@ fn push_heuristic(
         tier: TIER_HEURISTIC,
         score,
         reason,
+        learned: None,
     });
 }
 

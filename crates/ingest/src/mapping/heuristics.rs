@@ -1,10 +1,16 @@
-//! Header evidence: name normalisation, and matching against the synonym table and token
-//! rules of `synonyms.rs` (vendor exports and CMDB habits).
+//! Header evidence: name normalisation (with common CMDB abbreviations written out), and
+//! matching against the synonym table and token rules of `synonyms.rs` (vendor exports and
+//! CMDB habits).
+//!
+//! A header is matched as written first. Only when its words as written are no synonym is it
+//! matched with its abbreviations written out ("Srv Name" as "server name", "OS Ver" as "os
+//! version"), at [`ABBREVIATION_PENALTY`] less than the full spelling. Words that say a column
+//! describes another system count in either spelling ("Src IP" is the source's address).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::synonyms::{FOREIGN, RULES, SYNONYMS};
+use super::synonyms::{ABBREVIATIONS, FOREIGN, RULES, SYNONYMS};
 use crate::attributes::AssetAttribute;
 use crate::cleanse::size::{SizeUnit, unit_in_words};
 
@@ -18,6 +24,11 @@ pub struct NormalizedName {
     /// `tokens` concatenated: the key of the synonym table (`"Server Name"`, `"server_name"`
     /// and `"ServerName"` all give `servername`).
     pub core: String,
+    /// `tokens` with their abbreviations written out (`"Srv Mem"` → server, memory); equal to
+    /// `tokens` when the header has none.
+    pub expanded: Vec<String>,
+    /// `expanded` concatenated.
+    pub expanded_core: String,
     /// A size unit named in the header.
     pub unit: Option<SizeUnit>,
     /// The header says the values are percentages.
@@ -38,8 +49,30 @@ impl NormalizedName {
         self.words.join("_")
     }
 
-    fn has(&self, token: &str) -> bool {
-        self.tokens.iter().any(|t| t == token)
+    /// Whether the header has abbreviations (its written-out words differ).
+    pub fn abbreviated(&self) -> bool {
+        self.expanded != self.tokens
+    }
+
+    /// The header's words with abbreviations written out, e.g. "server name".
+    pub fn written_out(&self) -> String {
+        self.expanded.join(" ")
+    }
+
+    /// Whether the header has `token`, as written or written out.
+    fn mentions(&self, token: &str) -> bool {
+        self.tokens.iter().chain(&self.expanded).any(|t| t == token)
+    }
+}
+
+/// How much less a match counts when it needs the header's abbreviations written out.
+pub const ABBREVIATION_PENALTY: f64 = 0.05;
+
+/// The words an abbreviation stands for (the word itself when it is none).
+fn expand(token: &str) -> Vec<String> {
+    match ABBREVIATIONS.iter().find(|(abbr, _)| *abbr == token) {
+        Some((_, words)) => words.iter().map(|w| w.to_string()).collect(),
+        None => vec![token.to_string()],
     }
 }
 
@@ -84,10 +117,14 @@ pub fn normalize(header: &str) -> NormalizedName {
         .map(|w| singular(w))
         .collect();
     let core = tokens.concat();
+    let expanded: Vec<String> = tokens.iter().flat_map(|t| expand(t)).collect();
+    let expanded_core = expanded.concat();
     NormalizedName {
         words,
         tokens,
         core,
+        expanded,
+        expanded_core,
         unit,
         percent,
         extreme,
@@ -178,24 +215,38 @@ pub struct HeaderEvidence {
     pub attribute: AssetAttribute,
     pub score: f64,
     pub how: HeaderMatch,
+    /// The match needed the header's abbreviations written out.
+    pub abbreviated: bool,
 }
 
 use AssetAttribute as A;
 
-fn synonym_table() -> &'static HashMap<String, Vec<(AssetAttribute, f64)>> {
-    static TABLE: OnceLock<HashMap<String, Vec<(AssetAttribute, f64)>>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut map: HashMap<String, Vec<(AssetAttribute, f64)>> = HashMap::new();
-        for (attr, score, names) in SYNONYMS {
-            for name in *names {
-                let entry = map.entry(normalize(name).core).or_default();
-                if !entry.iter().any(|(a, _)| a == attr) {
-                    entry.push((*attr, *score));
-                }
+type SynonymTable = HashMap<String, Vec<(AssetAttribute, f64)>>;
+
+fn synonym_table_by(key: fn(NormalizedName) -> String) -> SynonymTable {
+    let mut map: SynonymTable = HashMap::new();
+    for (attr, score, names) in SYNONYMS {
+        for name in *names {
+            // The first (strongest) listing of an attribute counts.
+            let entry = map.entry(key(normalize(name))).or_default();
+            if !entry.iter().any(|(a, _)| a == attr) {
+                entry.push((*attr, *score));
             }
         }
-        map
-    })
+    }
+    map
+}
+
+/// Synonyms by their words as written.
+fn synonym_table() -> &'static SynonymTable {
+    static TABLE: OnceLock<SynonymTable> = OnceLock::new();
+    TABLE.get_or_init(|| synonym_table_by(|n| n.core))
+}
+
+/// Synonyms by their words written out ("dc" and "datacenter" are one key).
+fn expanded_synonym_table() -> &'static SynonymTable {
+    static TABLE: OnceLock<SynonymTable> = OnceLock::new();
+    TABLE.get_or_init(|| synonym_table_by(|n| n.expanded_core))
 }
 
 /// A token rule: every group must have a token present, no `none` token may be present.
@@ -210,21 +261,43 @@ pub(super) struct Rule {
 /// Whether the header names something other than the asset itself (see `synonyms::FOREIGN`); the
 /// core "host" alone is the hypervisor host in virtualisation exports.
 pub fn refers_to_other_system(name: &NormalizedName) -> bool {
-    name.core == "host" || name.tokens.iter().any(|t| FOREIGN.contains(&t.as_str()))
+    name.core == "host" || name.expanded_core == "host" || FOREIGN.iter().any(|t| name.mentions(t))
+}
+
+impl Rule {
+    /// Whether `tokens` satisfy every group, and the header (in either spelling) has none of
+    /// the excluded words.
+    fn matches(&self, tokens: &[String], name: &NormalizedName) -> bool {
+        self.all
+            .iter()
+            .all(|group| group.iter().any(|g| tokens.iter().any(|t| t == g)))
+            && !self.none.iter().any(|t| name.mentions(t))
+    }
 }
 
 /// Every attribute the header may mean, strongest first, one entry per attribute.
 pub fn header_evidence(name: &NormalizedName) -> Vec<HeaderEvidence> {
     let mut out: Vec<HeaderEvidence> = Vec::new();
     let penalty = if name.extreme { 0.1 } else { 0.0 };
-    if let Some(found) = synonym_table().get(&name.core) {
-        for (attribute, score) in found {
-            out.push(HeaderEvidence {
-                attribute: *attribute,
-                score: score - penalty,
-                how: HeaderMatch::Synonym,
-            });
-        }
+    let literal = synonym_table().get(&name.core);
+    let (found, abbreviated) = match literal {
+        Some(found) => (Some(found), false),
+        None if name.abbreviated() => (expanded_synonym_table().get(&name.expanded_core), true),
+        None => (None, false),
+    };
+    for (attribute, score) in found.into_iter().flatten() {
+        out.push(HeaderEvidence {
+            attribute: *attribute,
+            score: score
+                - penalty
+                - if abbreviated {
+                    ABBREVIATION_PENALTY
+                } else {
+                    0.0
+                },
+            how: HeaderMatch::Synonym,
+            abbreviated,
+        });
     }
     // "Disks" / "NICs" without a unit count devices (RVTools); "Disk (TB)" is a size.
     if name.unit.is_none() && name.words.iter().any(|w| w == "disks") {
@@ -242,22 +315,26 @@ pub fn header_evidence(name: &NormalizedName) -> Vec<HeaderEvidence> {
         {
             continue;
         }
-        let all = rule
-            .all
-            .iter()
-            .all(|group| group.iter().any(|t| name.has(t)));
-        let none = !rule.none.iter().any(|t| name.has(t));
-        if all && none {
-            let mut score = rule.score - penalty;
-            if numbered {
-                score -= 0.15;
-            }
-            out.push(HeaderEvidence {
-                attribute: rule.attribute,
-                score,
-                how: HeaderMatch::Rule(rule.label),
-            });
+        let abbreviated = if rule.matches(&name.tokens, name) {
+            false
+        } else if name.abbreviated() && rule.matches(&name.expanded, name) {
+            true
+        } else {
+            continue;
+        };
+        let mut score = rule.score - penalty;
+        if numbered {
+            score -= 0.15;
         }
+        if abbreviated {
+            score -= ABBREVIATION_PENALTY;
+        }
+        out.push(HeaderEvidence {
+            attribute: rule.attribute,
+            score,
+            how: HeaderMatch::Rule(rule.label),
+            abbreviated,
+        });
     }
     // Percent attributes need a percent header or utilisation words; a size header is
     // never a percentage and vice versa.
@@ -301,6 +378,25 @@ mod tests {
     }
 
     #[test]
+    fn abbreviations_are_written_out() {
+        let n = normalize("SrvName");
+        assert_eq!(n.core, "srvname", "the key as written is kept");
+        assert_eq!(n.expanded, ["server", "name"]);
+        assert!(n.abbreviated());
+        assert_eq!(normalize("IPAddr").written_out(), "ip address");
+        assert_eq!(normalize("HostNm").expanded_core, "hostname");
+        assert_eq!(normalize("OS_VER").expanded_core, "osversion");
+        assert_eq!(normalize("Apps").expanded, ["application"]);
+        assert_eq!(
+            normalize("CI Class").written_out(),
+            "configuration item class"
+        );
+        let plain = normalize("Server Name");
+        assert!(!plain.abbreviated());
+        assert_eq!(plain.expanded, plain.tokens);
+    }
+
+    #[test]
     fn synonyms_and_rules() {
         let top = |h: &str| header_evidence(&normalize(h)).first().map(|e| e.attribute);
         assert_eq!(top("Memory (In MB)"), Some(A::MemoryGb));
@@ -309,5 +405,17 @@ mod tests {
         assert_eq!(top("CPU.UsagePct.Avg"), Some(A::CpuUtilizationPercent));
         assert_eq!(top("Destination IP"), None);
         assert_eq!(top("cpu_speed"), None);
+        // Written out only when the header as written is no synonym, a little weaker.
+        let srv = header_evidence(&normalize("Srv Name"));
+        assert_eq!(srv[0].attribute, A::AssetName);
+        assert!(srv[0].abbreviated);
+        assert!((srv[0].score - (0.95 - ABBREVIATION_PENALTY)).abs() < 1e-9);
+        let env = header_evidence(&normalize("Env"));
+        assert!(!env[0].abbreviated, "'env' is a synonym as written");
+        assert!((env[0].score - 0.95).abs() < 1e-9);
+        // A word that names another system counts in either spelling.
+        assert_eq!(top("Src IP"), None);
+        assert_eq!(top("Dst Hst"), None);
+        assert!(refers_to_other_system(&normalize("Hst")));
     }
 }

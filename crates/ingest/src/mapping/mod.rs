@@ -82,6 +82,10 @@ pub struct ColumnMapping {
     pub unit: Option<SizeUnit>,
     /// The most frequent shape of the sampled values, if any were sampled.
     pub shape: Option<ValueShape>,
+    /// The [`LearnedCorrection::reference`] of the learned correction this proposal applies
+    /// (same or similar name), when it comes from one that has a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_reference: Option<String>,
 }
 
 /// A user's earlier correction of a mapping, for the same client.
@@ -93,6 +97,10 @@ pub struct LearnedCorrection {
     /// How much it counts, 0..1 (e.g. 1.0 for a correction confirmed several times); it is
     /// the confidence of an exact match.
     pub weight: f64,
+    /// Where the correction is stored (e.g. the id of its learning pattern), so that its use
+    /// can be counted: a proposal that applies it carries it in
+    /// [`ColumnMapping::learned_reference`].
+    pub reference: Option<String>,
 }
 
 /// A similarity between two header names, 0..1 (e.g. cosine of their embeddings).

@@ -1,6 +1,7 @@
 //! The tables behind header evidence: synonyms of every attribute (vendor exports and CMDB
-//! habits) with their strength, token rules, and the words of headers that describe another
-//! system. Headers here are written naturally; they are normalised like source headers.
+//! habits) with their strength, token rules, the abbreviations CMDB exports use, and the words
+//! of headers that describe another system. Headers here are written naturally; they are
+//! normalised like source headers.
 
 use super::heuristics::Rule;
 use crate::attributes::AssetAttribute;
@@ -10,6 +11,7 @@ use AssetAttribute as A;
 #[rustfmt::skip]
 pub(super) const SYNONYMS: &[(AssetAttribute, f64, &[&str])] = &[
     (A::AssetName, 0.95, &["asset name", "name", "server name", "vm name", "vm", "machine name", "computer name", "device name", "ci name", "display name", "vmware vm name", "instance name", "system name", "node name", "resource name", "virtual machine", "virtual machine name", "server"]),
+    (A::AssetName, 0.9, &["configuration item", "configuration item name"]),
     (A::AssetName, 0.85, &["asset", "object name", "title", "machine", "computer"]),
     (A::Hostname, 0.95, &["hostname", "host name", "server hostname", "guest hostname", "computer hostname", "vm hostname"]),
     (A::Hostname, 0.85, &["netbios name", "short name", "short hostname"]),
@@ -17,7 +19,7 @@ pub(super) const SYNONYMS: &[(AssetAttribute, f64, &[&str])] = &[
     (A::SourceId, 0.95, &["source id", "sys id", "external id", "vm uuid", "uuid", "asset id", "ci id", "instance id", "instance uuid", "resource id", "machine id", "server id", "unique id", "arn"]),
     (A::SourceId, 0.9, &["vm id", "bios uuid", "id", "object id", "guid"]),
     (A::SourceId, 0.75, &["smbios id", "vmware moref id", "moref", "serial number"]),
-    (A::IpAddress, 0.95, &["ip", "ip address", "ip addr", "primary ip address", "primary ip", "ipv4 address", "ipv4", "private ip address", "private ip", "management ip", "mgmt ip", "internal ip", "server ip", "vm ip", "primary ipv4 address", "host ip address"]),
+    (A::IpAddress, 0.95, &["ip", "ip address", "ip addr", "primary ip address", "primary ip", "ipv4 address", "ipv4", "private ip address", "private ip", "management ip", "mgmt ip", "internal ip", "server ip", "vm ip", "primary ipv4 address", "host ip address", "server ip address", "management ip address"]),
     (A::IpAddress, 0.8, &["ipv6 address", "ipv6", "ip list", "all ip address", "ip address list semi colon delimited", "ip address list", "guest ip"]),
     (A::IpAddress, 0.6, &["public ip address", "public ip"]),
     (A::MacAddress, 0.95, &["mac", "mac address", "mac addr", "primary mac address", "primary mac"]),
@@ -29,7 +31,7 @@ pub(super) const SYNONYMS: &[(AssetAttribute, f64, &[&str])] = &[
     (A::OsVersion, 0.85, &["os according to the vmware tool"]),
     (A::Environment, 0.95, &["environment", "env", "environment type", "environment name"]),
     (A::Environment, 0.85, &["used for", "lifecycle stage", "stage", "landscape", "lifecycle"]),
-    (A::Datacenter, 0.95, &["datacenter", "data center", "datacentre", "data centre", "dc", "hosting location", "site", "site name", "physical location"]),
+    (A::Datacenter, 0.95, &["datacenter", "data center", "datacentre", "data centre", "dc", "hosting location", "site", "site name", "physical location", "datacenter name", "datacenter location"]),
     (A::Datacenter, 0.8, &["location", "facility"]),
     (A::Region, 0.95, &["region", "cloud region", "aws region", "azure region", "gcp region"]),
     (A::AvailabilityZone, 0.95, &["availability zone", "az", "zone"]),
@@ -50,10 +52,10 @@ pub(super) const SYNONYMS: &[(AssetAttribute, f64, &[&str])] = &[
     (A::TechnicalOwner, 0.95, &["technical owner", "tech owner", "it owner", "technical contact", "support group", "support team", "it contact", "technical lead", "assignment group"]),
     (A::TechnicalOwner, 0.85, &["assigned to", "managed by", "supported by", "admin", "administrator", "sysadmin", "custodian", "system administrator"]),
     (A::TechnicalOwner, 0.6, &["contributors", "contact"]),
-    (A::BusinessCriticality, 0.95, &["business criticality", "criticality", "crit", "service tier", "criticality tier", "business impact", "importance", "business priority"]),
+    (A::BusinessCriticality, 0.95, &["business criticality", "criticality", "crit", "service tier", "criticality tier", "business impact", "importance", "business priority", "criticality level"]),
     (A::BusinessCriticality, 0.8, &["tier", "critical", "mission critical", "impact", "sla", "sla tier", "application tier"]),
     (A::CpuCores, 0.95, &["cpu", "vcpu", "core", "cpu core", "cpu core count", "num cpu", "number cpu", "cpu number core", "allocated processor core count", "virtual cpu", "processor core", "core count", "cpu qty", "vcpu count", "number of vcpus", "number core"]),
-    (A::CpuCores, 0.9, &["cpu count", "processor", "number processor", "logical processor", "cpu number logical core", "logical core"]),
+    (A::CpuCores, 0.9, &["cpu count", "processor", "number processor", "logical processor", "cpu number logical core", "logical core", "processor count"]),
     (A::CpuCores, 0.8, &["cpu number processor", "cpu socket", "socket"]),
     (A::MemoryGb, 0.95, &["memory", "ram", "mem", "total memory", "ram total size", "memory size", "ram size", "memory capacity", "allocated memory", "memory allocated", "configured memory", "vm memory", "memory gb"]),
     (A::MemoryGb, 0.9, &["physical memory", "installed memory", "total ram"]),
@@ -73,6 +75,30 @@ pub(super) const SYNONYMS: &[(AssetAttribute, f64, &[&str])] = &[
     (A::AssetType, 0.75, &["type", "class", "category"]),
     (A::AssetSubtype, 0.95, &["asset subtype", "subtype", "sub type", "server type"]),
     (A::AssetSubtype, 0.7, &["classification", "server role", "role"]),
+];
+
+/// Abbreviations of CMDB headers and the words they stand for. A header's words are also read
+/// written out ("Srv Name" as "server name", "OS Ver" as "os version"); a header that only
+/// matches written out counts a little less than the full spelling (see `heuristics`).
+#[rustfmt::skip]
+pub(super) const ABBREVIATIONS: &[(&str, &[&str])] = &[
+    ("srv", &["server"]), ("svr", &["server"]), ("srvr", &["server"]), ("serv", &["server"]),
+    ("hst", &["host"]), ("nm", &["name"]), ("hostnm", &["host", "name"]), ("hstnm", &["host", "name"]),
+    ("srvnm", &["server", "name"]), ("env", &["environment"]), ("envt", &["environment"]),
+    ("envir", &["environment"]), ("envr", &["environment"]), ("crit", &["criticality"]),
+    ("critcl", &["criticality"]), ("mem", &["memory"]), ("stor", &["storage"]), ("strg", &["storage"]),
+    ("dsk", &["disk"]), ("cap", &["capacity"]), ("sz", &["size"]), ("tot", &["total"]),
+    ("addr", &["address"]), ("adr", &["address"]), ("ipaddr", &["ip", "address"]),
+    ("ver", &["version"]), ("vers", &["version"]), ("vsn", &["version"]), ("app", &["application"]),
+    ("appl", &["application"]), ("dc", &["datacenter"]), ("loc", &["location"]), ("locn", &["location"]),
+    ("ci", &["configuration", "item"]), ("dept", &["department"]), ("biz", &["business"]),
+    ("mgmt", &["management"]), ("mgt", &["management"]), ("util", &["utilization"]),
+    ("num", &["number"]), ("nbr", &["number"]), ("cnt", &["count"]), ("proc", &["processor"]),
+    ("prio", &["priority"]), ("mig", &["migration"]), ("migr", &["migration"]), ("svc", &["service"]),
+    ("grp", &["group"]), ("ownr", &["owner"]), ("desc", &["description"]), ("rgn", &["region"]),
+    ("src", &["source"]), ("dst", &["destination"]), ("dest", &["destination"]), ("tgt", &["target"]),
+    ("hw", &["hardware"]), ("sw", &["software"]), ("phys", &["physical"]), ("virt", &["virtual"]),
+    ("lvl", &["level"]), ("typ", &["type"]),
 ];
 
 #[rustfmt::skip]

@@ -2,8 +2,9 @@
 //! and applies it (see `modernize_engine::discovery`).
 //!
 //! The file is streamed to disk (never held in memory) under `imports.upload_dir`, in the
-//! client's directory, one directory per upload; the size limit is `imports.max_upload_bytes`.
-//! On any failure nothing is left on disk and no flow exists.
+//! client's directory, one directory per upload; the size limit is `imports.max_upload_bytes`,
+//! the time limit `imports.upload_timeout_secs` (instead of `server.request_timeout_secs`).
+//! On any failure (a timeout included) nothing is left on disk and no flow exists.
 
 use crate::auth::{Caller, audit};
 use crate::error::{ApiError, ErrorCode, ErrorEnvelope};
@@ -27,6 +28,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
+
+/// The upload route (its time limit is `imports.upload_timeout_secs`, see the middleware).
+pub const UPLOAD_ROUTE: &str =
+    "/api/v1/clients/{client_id}/engagements/{engagement_id}/discovery/imports";
 
 pub fn routes() -> OpenApiRouter<AppState> {
     // Uploads have their own limit (`imports.max_upload_bytes`), enforced while streaming.
@@ -74,7 +79,8 @@ pub struct DiscoveryImport {
 /// agent loading, environment scanning (layout detection), data collection (staging), analysis
 /// (mapping review: the flow waits for approval while column mappings need review; then
 /// cleansing, identity reconciliation, dependencies, all or nothing) and reporting. The flow's
-/// progress and report are read with the flows API (`Location`).
+/// progress and report are read with the flows API (`Location`). The upload must finish within
+/// `imports.upload_timeout_secs` (408 `upload_timeout` otherwise; nothing is kept).
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/engagements/{engagement_id}/discovery/imports",
     tag = "discovery",
     params(("client_id" = Uuid, Path), ("engagement_id" = Uuid, Path)),
@@ -82,8 +88,8 @@ pub struct DiscoveryImport {
     responses((status = 202, body = DiscoveryImport,
                headers(("Location" = String, description = "The discovery flow"))),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-              (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
-              (status = 422, body = ErrorEnvelope)),
+              (status = 408, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
+              (status = 415, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn create_discovery_import(
     State(state): State<AppState>,
@@ -397,7 +403,18 @@ async fn store_file(
 
 #[cfg(test)]
 mod tests {
-    use super::safe_name;
+    use super::{UPLOAD_ROUTE, safe_name};
+
+    #[test]
+    fn the_upload_route_is_the_documented_one() {
+        // The middleware gives this path its own time limit.
+        assert!(
+            crate::openapi::document()
+                .paths
+                .paths
+                .contains_key(UPLOAD_ROUTE)
+        );
+    }
 
     #[test]
     fn file_names_become_one_safe_component() {

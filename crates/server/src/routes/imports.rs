@@ -69,6 +69,15 @@ impl From<ReviewError> for ApiError {
                 e.details = details(p);
                 e
             }
+            ReviewError::InvalidRole(p) => {
+                let mut e = ApiError::new(
+                    ErrorCode::InvalidRelationRole,
+                    "a column of the relationship file would get a role the import cannot use; \
+                     nothing was changed",
+                );
+                e.details = details(p);
+                e
+            }
             ReviewError::Database(e) => e.into(),
             ReviewError::Flow(e) => e.into(),
         }
@@ -111,6 +120,8 @@ pub struct Import {
     /// The import report once applied (counts by issue code, mappings, notes).
     #[schema(value_type = Object)]
     pub summary: Value,
+    /// Why the import failed (status failed), or why its last apply failed (status staged or
+    /// mapping_review: nothing was written, it can be applied again); cleared once applied.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub created_by: Option<Uuid>,
@@ -266,9 +277,10 @@ pub struct ImportMapping {
     pub source_column: String,
     /// 0-based position of the column.
     pub column_index: i32,
-    /// Asset attribute or custom attribute name; absent for ignore.
+    /// Asset attribute, custom attribute name or relation role; absent for ignore.
     pub target: Option<String>,
-    /// attribute, custom or ignore.
+    /// attribute, custom or ignore; relation or ignore for the columns of a relationship
+    /// file.
     pub target_kind: String,
     /// The agent's confidence, 0..1.
     pub confidence: f64,

@@ -26,10 +26,12 @@ pub struct MappingDecision {
     /// approve (take the agent's proposal), edit (take `target_kind`/`target`) or reject (do
     /// not import the column).
     pub action: Option<String>,
-    /// For edit: attribute, custom or ignore.
+    /// For edit: attribute, custom or ignore; for a column of a relationship file, relation
+    /// or ignore.
     pub target_kind: Option<String>,
-    /// For edit: an asset attribute name (attribute) or a custom attribute name (custom, at
-    /// most 255 characters); absent for ignore.
+    /// For edit: an asset attribute name (attribute), a custom attribute name (custom, at
+    /// most 255 characters) or a relation role (relation: source, target, target_ip, type,
+    /// strength or port); absent for ignore.
     pub target: Option<String>,
 }
 
@@ -53,6 +55,7 @@ pub struct DecidedMapping {
     pub source_column: String,
     /// approved, edited or rejected.
     pub status: String,
+    /// attribute, custom, relation (a column of a relationship file) or ignore.
     pub target_kind: String,
     pub target: Option<String>,
     /// False when the column already had this status and target.
@@ -107,11 +110,14 @@ impl From<DecisionOutcome> for MappingDecisionResult {
 }
 
 /// Decide column mappings of a staged import: approve, edit or reject columns, one or many,
-/// or approve every column still needing review. All or nothing: one invalid entry answers
-/// 422 with a detail per entry, a target given to two columns of a table answers 409
+/// or approve every column still needing review. The columns of a relationship file take a
+/// relation role (source, target, target_ip, type, strength, port) or are ignored. All or
+/// nothing: one invalid entry answers 422 with a detail per entry (`invalid_relation_role`
+/// for a role the import cannot use, or a relationship file left without its source or
+/// target column), a target given to two columns of a table answers 409
 /// `mapping_target_conflict`, and nothing changes. Only while the import is staged or in
-/// mapping review (else 409 `import_not_reviewable`). Edits and rejections are learned for the
-/// client's next imports.
+/// mapping review (else 409 `import_not_reviewable`). Edits and rejections of asset columns
+/// are learned for the client's next imports.
 #[utoipa::path(post,
     path = "/api/v1/clients/{client_id}/engagements/{engagement_id}/imports/{import_id}/mappings/decisions",
     tag = "imports",
