@@ -256,6 +256,19 @@ fn sizes_to_gb() {
     assert_eq!(codes(&a), ["out_of_range", "out_of_range"]);
     let a = one(&["Name", "CPU Utilization %"], &["x", "45.5%"]);
     assert_eq!(a.number(A::CpuUtilizationPercent), Some(45.5));
+    // Whole numbers beyond the stored INTEGER range (a timestamp in a wave column) are
+    // dropped with a warning instead of failing the whole import when written.
+    let a = one(
+        &["Name", "Wave", "Priority"],
+        &["x", "20240115093000", "2147483647"],
+    );
+    assert_eq!(a.get(A::MigrationWave), None);
+    assert_eq!(
+        a.get(A::MigrationPriority),
+        Some(&Value::Integer(2147483647))
+    );
+    assert_eq!(codes(&a), ["out_of_range"]);
+    assert!(!a.is_rejected());
 }
 
 #[test]

@@ -105,6 +105,14 @@ impl Row {
                                     "'{h}' value {value} is not a plausible CPU count; dropped"
                                 ),
                             );
+                        } else if n > f64::from(i32::MAX) {
+                            self.issue(
+                                IssueCode::OutOfRange,
+                                Some(h),
+                                format!(
+                                    "'{h}' value {value} is too large for a whole number; dropped"
+                                ),
+                            );
                         } else {
                             self.set(plan, attr, Value::Integer(n as i64));
                         }
