@@ -104,8 +104,9 @@ impl KeyRows {
         }
         sqlx::query(
             "INSERT INTO pg_temp.import_keys \
-             SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::bigint[], \
-                                  $5::boolean[]) \
+             SELECT k, a, s, f, c FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::bigint[], \
+                                  $5::boolean[]) WITH ORDINALITY AS r(k, a, s, f, c, ord) \
+             ORDER BY k, ord \
              ON CONFLICT (key) DO NOTHING",
         )
         .bind(self.key)
