@@ -11,12 +11,12 @@
 //! and network throughput; tags give one column per tag key (first value wins), kept as a
 //! custom attribute named by the key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::join::{Aggregates, Joined, number};
 use super::{
-    ColumnMapping, Combine, Detection, DetectionKind, MappingTarget, TableHeaders, evaluate, find,
-    gcp, map_columns, normalize,
+    ColumnMapping, Combine, Detection, DetectionKind, MIN_CONFIDENCE, MappingTarget, TableHeaders,
+    evaluate, find, gcp, map_columns, normalize,
 };
 use crate::record::{Record, SourceError};
 use crate::source::{Row, Source};
@@ -27,9 +27,6 @@ pub use super::gcp::{
 };
 use super::gcp::{DERIVED, DISK_COLUMNS, Goes, PERF_COLUMNS};
 
-/// A table below this confidence is not taken for a Google Migration Center table.
-const MIN_TABLE_CONFIDENCE: f64 = 0.6;
-
 /// The Google Migration Center layout of a table (vmInfo or a companion), if it is one.
 pub(crate) fn classify(table: &TableHeaders) -> Option<Detection> {
     let normalized: Vec<String> = table.headers.iter().map(|h| normalize(h)).collect();
@@ -37,7 +34,7 @@ pub(crate) fn classify(table: &TableHeaders) -> Option<Detection> {
     [&gcp::VM, &gcp::DISK, &gcp::PERF, &gcp::TAGS]
         .into_iter()
         .map(|spec| evaluate(spec, table))
-        .filter(|d| d.confidence >= MIN_TABLE_CONFIDENCE)
+        .filter(|d| d.confidence >= MIN_CONFIDENCE)
         .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
 }
 
@@ -203,6 +200,8 @@ impl GcpJoin {
     fn aggregate(&mut self, source: &mut Source, all: &[TableHeaders]) -> Result<(), SourceError> {
         let mut without_id = 0u64;
         let mut dropped_keys: HashSet<String> = HashSet::new();
+        // The joined column of each tag key seen.
+        let mut tag_columns: HashMap<String, usize> = HashMap::new();
         for (ti, c) in self.companions.iter().enumerate() {
             let t = all.iter().find(|t| t.name == c.name).expect("a table");
             let normalized: Vec<String> = t.headers.iter().map(|h| normalize(h)).collect();
@@ -236,13 +235,19 @@ impl GcpJoin {
                 let Some(key) = v[k].as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
                     continue;
                 };
-                let name = format!("{TAG_PREFIX}{key}");
-                let known = self.joined.columns().iter().any(|c| c.name == name);
-                if !known && self.tag_keys() >= MAX_TAG_KEYS {
-                    dropped_keys.insert(name);
-                    continue;
-                }
-                let column = self.joined.column(&name, &c.name);
+                let column = match tag_columns.get(key) {
+                    Some(&column) => column,
+                    None if tag_columns.len() >= MAX_TAG_KEYS => {
+                        dropped_keys.insert(key.to_string());
+                        continue;
+                    }
+                    None => {
+                        let name = format!("{TAG_PREFIX}{key}");
+                        let column = self.joined.column(&name, &c.name);
+                        tag_columns.insert(key.to_string(), column);
+                        column
+                    }
+                };
                 self.joined.add(id, column, v[val].as_deref());
             }
         }
@@ -267,14 +272,6 @@ impl GcpJoin {
             ));
         }
         Ok(())
-    }
-
-    fn tag_keys(&self) -> usize {
-        self.joined
-            .columns()
-            .iter()
-            .filter(|c| c.name.starts_with(TAG_PREFIX))
-            .count()
     }
 
     /// Notes the companion machines that vmInfo does not list.
