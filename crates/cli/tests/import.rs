@@ -102,10 +102,15 @@ async fn import_prints_one_json_report_and_reimports_without_duplicates() {
         "rows_rejected",
         "rejected_codes",
         "column_mappings",
+        "tables",
+        "skipped_tables",
     ] {
         assert!(r.get(key).is_some(), "{key} missing from {r}");
     }
     assert_eq!(r["layout"], "rvtools");
+    assert_eq!(r["tables"][0]["table"], "vInfo");
+    assert_eq!(r["tables"][0]["assets_created"], 9);
+    assert_eq!(r["skipped_tables"][0]["table"], "vHost");
     assert_eq!(r["rows_read"], 9);
     assert_eq!(r["assets_created"], 9);
     assert_eq!(dry["assets_created"], r["assets_created"]);

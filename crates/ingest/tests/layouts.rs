@@ -378,3 +378,71 @@ fn detections_serialise_with_stable_names() {
     assert_eq!(json["mapping"][0]["target"]["type"], "relation");
     assert_eq!(json["mapping"][0]["target"]["value"], "source");
 }
+
+#[test]
+fn google_companion_tables_on_their_own_fold_into_one_row_per_machine() {
+    use modernize_ingest::layout::gcp_join::{CPU_AVERAGE, MACHINE_ID};
+    use modernize_ingest::layout::joined::JoinedTable;
+
+    let csv = "MachineId,TimeStamp,CpuUtilizationPercentage,AvailableMemoryBytes\n\
+               m1,2024-05-01 10:00,10,100\n\
+               m2,2024-05-01 10:00,80,50\n\
+               m1,2024-05-01 10:05,30,300\n\
+               ,2024-05-01 10:05,99,1\n";
+    let mut src = source::open(
+        std::io::Cursor::new(csv.as_bytes().to_vec()),
+        "perfInfo.csv",
+        &Limits::default(),
+    )
+    .unwrap();
+    let selection = layout::select(&src.table_headers());
+    assert_eq!(selection.tables.len(), 1, "{selection:#?}");
+    let d = &selection.tables[0];
+    assert_eq!(d.layout, LayoutId::GcpMigrationCenterPerf);
+    assert_eq!(d.kind, DetectionKind::Performance);
+
+    let joined = JoinedTable::prepare(&mut src, d).unwrap();
+    let headers = joined.headers().to_vec();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<_> = joined.rows(&mut src).unwrap().map(Result::unwrap).collect();
+    type Machine<'a> = (u64, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let values: Vec<Machine> = rows
+        .iter()
+        .map(|r| {
+            let v = &r.record.values;
+            (
+                r.record.row,
+                v[col(MACHINE_ID)].as_deref(),
+                v[col(CPU_AVERAGE)].as_deref(),
+                v[col("perfInfo.CPU utilization % (peak)")].as_deref(),
+            )
+        })
+        .collect();
+    // One row per machine, numbered by the row where it first appears.
+    assert_eq!(
+        values,
+        [
+            (2, Some("m1"), Some("20"), Some("30")),
+            (3, Some("m2"), Some("80"), Some("80")),
+        ]
+    );
+    assert!(
+        joined
+            .notes()
+            .iter()
+            .any(|n| n.contains("1 row(s) without a MachineId")),
+        "{:?}",
+        joined.notes()
+    );
+    // The layout fixes every column: the machine id is the source id.
+    let mapping = joined.mapping().unwrap();
+    assert_eq!(mapping.len(), headers.len());
+    assert_eq!(
+        mapping[col(MACHINE_ID)].target,
+        MappingTarget::Attribute(A::SourceId)
+    );
+    assert_eq!(
+        mapping[col(CPU_AVERAGE)].target,
+        MappingTarget::Attribute(A::CpuUtilizationPercent)
+    );
+}

@@ -150,6 +150,25 @@ fn report_json(r: &ImportReport) -> serde_json::Value {
             "reason": m.reason,
         })).collect::<Vec<_>>(),
         "notes": r.notes,
+        "tables": r.tables.iter().map(|t| json!({
+            "table": t.table,
+            "layout": t.layout,
+            "layout_confidence": t.layout_confidence,
+            "kind": t.kind,
+            "joined_tables": t.joined_tables,
+            "rows_read": t.rows_read,
+            "rows_accepted": t.rows_accepted,
+            "rows_fixed": t.rows_fixed,
+            "rows_rejected": t.rows_rejected,
+            "rejected_codes": t.rejected_by_code,
+            "assets_created": t.assets_created,
+            "assets_updated": t.assets_updated,
+            "assets_unchanged": t.assets_unchanged,
+        })).collect::<Vec<_>>(),
+        "skipped_tables": r.skipped_tables.iter().map(|t| json!({
+            "table": t.table,
+            "reason": t.reason,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -175,6 +194,26 @@ fn print_text(r: &ImportReport) {
         r.dependencies_created,
         r.dependencies_skipped
     );
+    if r.tables.len() > 1 {
+        for t in &r.tables {
+            println!(
+                "  table {} ({} {}, confidence {:.2}): {} rows read, {} rejected; assets {} \
+                 created, {} updated, {} unchanged",
+                t.table,
+                t.layout,
+                t.kind,
+                t.layout_confidence,
+                t.rows_read,
+                t.rows_rejected,
+                t.assets_created,
+                t.assets_updated,
+                t.assets_unchanged
+            );
+        }
+    }
+    for t in &r.skipped_tables {
+        println!("  table {} not imported: {}", t.table, t.reason);
+    }
     let review = r
         .column_mappings
         .iter()

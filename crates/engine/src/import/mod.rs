@@ -1,10 +1,12 @@
 //! Importing an inventory file into an engagement's assets.
 //!
-//! The file is read on a blocking thread ([`read`]: source, layout detection, RVTools join,
-//! the [`plan`] with the mapping proposal) and streamed in bounded batches. Rows are staged in
-//! `import_rows`, reconciled with the engagement's assets by the ordered identity keys (source
-//! id, FQDN, host name, IP, MAC, name; the key index is loaded once, [`reconcile`]), and
-//! written as assets and dependencies.
+//! The file is read on a blocking thread ([`read`]: source, the tables to import with their
+//! layouts, joins such as RVTools', the [`plan`] with each table's mapping proposal) and
+//! streamed table after table in bounded batches. Rows are staged in `import_rows`, reconciled
+//! with the engagement's assets by the ordered identity keys (source id, FQDN, host name, IP,
+//! MAC, name; the key index is loaded once, [`reconcile`]), and written as assets and
+//! dependencies; rows of asset details imported on their own enrich the stored assets
+//! ([`companion`]). Each table is reported on its own ([`tables`]).
 //!
 //! - [`run_import`]: one shot (the CLI): approved proposals are applied, needs-review columns
 //!   are not.
@@ -19,12 +21,15 @@
 //! run computes the same report and writes no asset or dependency.
 
 mod apply_failure;
+mod companion;
 mod pipeline;
 mod plan;
+mod process;
 mod read;
 mod reconcile;
 mod relations;
 mod store;
+mod tables;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,8 +43,10 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use modernize_ingest::layout::SkippedTable;
 pub use plan::MappingRow;
 pub use relations::{RELATION_ROLES, editable_role_names, is_editable_role};
+pub use tables::{StagedTable, TableReport};
 
 /// Options of one import.
 #[derive(Debug, Clone)]
@@ -89,7 +96,7 @@ pub struct ImportReport {
     pub file_name: String,
     pub file_size_bytes: u64,
     pub format: String,
-    /// The table imported (sheet name, or the file name for CSV and JSON).
+    /// The (first) table imported (sheet name, or the file name for CSV and JSON).
     pub table: String,
     pub layout: String,
     pub layout_confidence: f64,
@@ -115,6 +122,11 @@ pub struct ImportReport {
     pub dependencies_skipped: u64,
     pub column_mappings: Vec<MappingRow>,
     pub notes: Vec<String>,
+    /// Every table imported, with its own layout and counts (dependencies are counted for
+    /// the import as a whole).
+    pub tables: Vec<TableReport>,
+    /// The tables of the file that were not imported, with the reason.
+    pub skipped_tables: Vec<SkippedTable>,
 }
 
 /// Why an import failed. Nothing was written to the inventory.
@@ -180,6 +192,10 @@ pub struct StagedImport {
     /// Columns whose mapping waits for a person.
     pub needs_review: u64,
     pub mappings: Vec<MappingRow>,
+    /// Every table staged, with its layout and counts.
+    pub tables: Vec<StagedTable>,
+    /// The tables of the file that were not staged, with the reason.
+    pub skipped_tables: Vec<SkippedTable>,
 }
 
 /// Options of applying a staged import.

@@ -14,10 +14,12 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::companion::Lookup;
 use super::plan::{Plan, Processor, ReadRow};
 use super::read::{self, Message, Mode, ReadSpec};
 use super::reconcile::{self, Reconciler, Target};
 use super::store::{self, FileMeta, Tx};
+use super::tables::{self, TableReport};
 use super::{
     ApplyOptions, ImportError, ImportOptions, ImportReport, Progress, StagedImport, begin,
 };
@@ -82,6 +84,8 @@ fn new_report(
         dependencies_skipped: 0,
         column_mappings: plan.mappings.clone(),
         notes: plan.notes.clone(),
+        tables: tables::reports(plan),
+        skipped_tables: plan.skipped.clone(),
     }
 }
 
@@ -111,10 +115,12 @@ async fn start_reader(
     }
 }
 
-/// The next batch of rows from the reader (`None` when it is done).
-async fn next_batch(rx: &mut mpsc::Receiver<Message>) -> Result<Option<Vec<ReadRow>>, ImportError> {
+/// The next batch of rows from the reader, with its table (`None` when it is done).
+async fn next_batch(
+    rx: &mut mpsc::Receiver<Message>,
+) -> Result<Option<(usize, Vec<ReadRow>)>, ImportError> {
     match rx.recv().await {
-        Some(Message::Rows(b)) => Ok(Some(b)),
+        Some(Message::Rows(table, b)) => Ok(Some((table, b))),
         Some(Message::Done) => Ok(None),
         Some(Message::Failed(e)) => Err(e.into()),
         Some(Message::Header(_)) | None => Err(ImportError::Internal("the reader stopped".into())),
@@ -153,7 +159,7 @@ pub(super) async fn one_shot(
     }
     let mut tx = begin(pool, scope).await?;
     store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
-    crate::learning::record_applied(&mut tx, client, &plan.proposed).await?;
+    crate::learning::record_applied(&mut tx, client, &plan.proposed()).await?;
     let target = Target {
         client,
         engagement,
@@ -162,14 +168,37 @@ pub(super) async fn one_shot(
         flow_id: options.flow_id,
         user_id: options.user_id,
     };
+    let source_system = report.source_system.clone();
+    let lookup = Lookup {
+        client,
+        engagement,
+        source_system: &source_system,
+    };
+    // Rows of asset details come raw: they are completed from the stored assets here.
+    let detail_processors: Vec<Option<Processor>> = plan
+        .tables
+        .iter()
+        .map(|t| t.kind().is_asset_detail().then(|| t.processor()))
+        .collect();
+    let mut counts = tables::reports(&plan);
     let mut rec = Reconciler::new(&mut tx, target, plan.layout(), report).await?;
-    while let Some(batch) = next_batch(&mut rx).await? {
-        let records = rec.rows(&mut tx, &batch).await?;
+    while let Some((t, batch)) = next_batch(&mut rx).await? {
+        let (rows, raws): (Vec<ReadRow>, Vec<Option<Json>>) = match &detail_processors[t] {
+            Some(p) => lookup
+                .prepare_batch(&mut tx, &plan.tables[t], p, batch)
+                .await?
+                .into_iter()
+                .map(|(row, raw)| (row, Some(raw)))
+                .unzip(),
+            None => batch.into_iter().map(|row| (row, None)).unzip(),
+        };
+        let records = rec.rows(&mut tx, &rows).await?;
         let staged: Vec<Json> = records
             .into_iter()
-            .zip(batch)
-            .map(|(mut record, row)| {
-                record["raw"] = row.raw;
+            .zip(rows.into_iter().zip(raws))
+            .map(|(mut record, (row, raw))| {
+                counts[t].count(&record);
+                record["raw"] = raw.unwrap_or(row.raw);
                 record
             })
             .collect();
@@ -182,7 +211,8 @@ pub(super) async fn one_shot(
     reader
         .await
         .map_err(|e| ImportError::Internal(format!("reader: {e}")))?;
-    let report = rec.finish(&mut tx, progress).await?;
+    let mut report = rec.finish(&mut tx, progress).await?;
+    report.tables = counts;
     progress(Progress::Committing);
     store::finish_session(&mut tx, import_id, &report).await?;
     tx.commit().await?;
@@ -218,10 +248,12 @@ pub(super) async fn stage(
     let (plan, mut rx, reader) = start_reader(path, options, learned, Mode::Stage).await?;
     let mut tx = begin(pool, scope).await?;
     store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
-    crate::learning::record_applied(&mut tx, client, &plan.proposed).await?;
+    crate::learning::record_applied(&mut tx, client, &plan.proposed()).await?;
     let mut rows = 0u64;
-    while let Some(batch) = next_batch(&mut rx).await? {
+    let mut per_table = vec![0u64; plan.tables.len()];
+    while let Some((t, batch)) = next_batch(&mut rx).await? {
         rows += batch.len() as u64;
+        per_table[t] += batch.len() as u64;
         let staged: Vec<Json> = batch.into_iter().map(staged_record).collect();
         store::stage_rows(&mut tx, import_id, client, staged).await?;
         progress(Progress::Rows {
@@ -245,6 +277,8 @@ pub(super) async fn stage(
             _ => "assets".into(),
         },
         needs_review: plan.needs_review() as u64,
+        tables: tables::staged(&plan, &per_table),
+        skipped_tables: plan.skipped.clone(),
         mappings: plan.mappings,
     })
 }
@@ -287,11 +321,8 @@ pub(super) async fn apply(
             "one-shot".into(),
         )));
     };
-    let decisions = store::decisions(&mut tx, import_id).await?;
-    let processor = plan
-        .processor_decided(&decisions)
-        .and_then(|p| super::relations::with_decided_roles(&plan, &decisions, p))
-        .map_err(ApplyFailure::Refused)?;
+    let decisions = tables::decisions(&mut tx, import_id, &plan).await?;
+    let processors = tables::processors(&plan, &decisions).map_err(ApplyFailure::Refused)?;
     let mut report = new_report(
         import_id,
         &session.file_name,
@@ -300,7 +331,7 @@ pub(super) async fn apply(
         session.source_system.as_deref(),
         options.dry_run,
     );
-    report.column_mappings = decided_rows(&plan, &decisions);
+    report.column_mappings = tables::decided_rows(&plan, &decisions);
     let target = Target {
         client,
         engagement: session.engagement_id,
@@ -309,18 +340,23 @@ pub(super) async fn apply(
         flow_id: session.flow_id,
         user_id: options.user_id,
     };
+    let source_system = report.source_system.clone();
+    let lookup = Lookup {
+        client,
+        engagement: session.engagement_id,
+        source_system: &source_system,
+    };
     let mut rec = Reconciler::new(&mut tx, target, plan.layout(), report).await?;
-    apply_rows(
-        &mut tx,
-        &plan,
-        &processor,
-        &mut rec,
+    let applying = Applying {
+        plan: &plan,
+        processors: &processors,
+        lookup: &lookup,
         import_id,
-        session.file_size,
-        progress,
-    )
-    .await?;
-    let report = rec.finish(&mut tx, progress).await?;
+        file_size: session.file_size,
+    };
+    let counts = applying.rows(&mut tx, &mut rec, progress).await?;
+    let mut report = rec.finish(&mut tx, progress).await?;
+    report.tables = counts;
     progress(Progress::Committing);
     store::finish_session(&mut tx, import_id, &report).await?;
     super::apply_failure::clear(&mut tx, import_id).await?;
@@ -328,56 +364,72 @@ pub(super) async fn apply(
     Ok(report)
 }
 
-async fn apply_rows(
-    tx: &mut Tx,
-    plan: &Plan,
-    processor: &Processor,
-    rec: &mut Reconciler,
+/// What applying the staged rows needs.
+struct Applying<'a> {
+    plan: &'a Plan,
+    processors: &'a [Processor],
+    lookup: &'a Lookup<'a>,
     import_id: Uuid,
     file_size: u64,
-    progress: &mut (dyn FnMut(Progress) + Send),
-) -> Result<(), ImportError> {
-    let mut after: Option<(String, i64)> = None;
-    loop {
-        let page = store::staged_rows(tx, import_id, after.clone(), APPLY_PAGE).await?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = Some((last.table.clone(), last.row as i64));
-        let rows: Vec<ReadRow> = page
-            .into_iter()
-            .map(|row| processor.process_staged(&plan.headers, row))
-            .collect();
-        let outcomes = rec.rows(tx, &rows).await?;
-        store::update_rows(tx, import_id, outcomes).await?;
-        progress(Progress::Rows {
-            rows: rec.report.rows_read,
-            file_bytes: file_size,
-        });
-    }
 }
 
-/// The mapping rows as decided, for the report.
-fn decided_rows(plan: &Plan, decisions: &[super::plan::Decision]) -> Vec<super::plan::MappingRow> {
-    plan.mappings
-        .iter()
-        .map(|m| {
-            let mut m = m.clone();
-            if let Some(d) = decisions
+impl Applying<'_> {
+    /// Processes and reconciles every staged row, page by page; returns the count per table.
+    async fn rows(
+        &self,
+        tx: &mut Tx,
+        rec: &mut Reconciler,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Vec<TableReport>, ImportError> {
+        let plan = self.plan;
+        let mut counts = tables::reports(plan);
+        let mut after: Option<(String, i64)> = None;
+        loop {
+            let page = store::staged_rows(tx, self.import_id, after.clone(), APPLY_PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(counts);
+            };
+            after = Some((last.table.clone(), last.row as i64));
+            let of = |row: &ReadRow| plan.table_of(&row.table);
+            // The machines the page's rows of asset details refer to.
+            let ids: Vec<String> = page
                 .iter()
-                .find(|d| d.source_column == m.source_column)
-            {
-                m.status = d.status.clone();
-                if d.status == "edited" {
-                    // Relation roles are stored as attributes of the dependency.
-                    m.target_kind = match (plan.kind(), d.target_kind.as_str()) {
-                        (DetectionKind::Dependencies, "attribute") => "relation".into(),
-                        (_, kind) => kind.to_string(),
-                    };
-                    m.target = d.target.clone();
+                .filter_map(|r| {
+                    let t = &plan.tables[of(r)?];
+                    t.kind()
+                        .is_asset_detail()
+                        .then(|| super::companion::machine_id(t, &r.raw))
+                        .flatten()
+                })
+                .collect();
+            let machines = self.lookup.machines(tx, ids).await?;
+            let (mut rows, mut tables) = (Vec::with_capacity(page.len()), Vec::new());
+            for row in page {
+                let t = of(&row);
+                let row = match t {
+                    Some(t) if plan.tables[t].kind().is_asset_detail() => {
+                        machines
+                            .prepare(&plan.tables[t], &self.processors[t], row)
+                            .0
+                    }
+                    Some(t) => self.processors[t].process_staged(&plan.tables[t].headers, row),
+                    // Not a table of the plan: reported as not processed.
+                    None => row,
+                };
+                tables.push(t);
+                rows.push(row);
+            }
+            let outcomes = rec.rows(tx, &rows).await?;
+            for (outcome, t) in outcomes.iter().zip(tables) {
+                if let Some(t) = t {
+                    counts[t].count(outcome);
                 }
             }
-            m
-        })
-        .collect()
+            store::update_rows(tx, self.import_id, outcomes).await?;
+            progress(Progress::Rows {
+                rows: rec.report.rows_read,
+                file_bytes: self.file_size,
+            });
+        }
+    }
 }

@@ -1,20 +1,23 @@
-//! The plan of an import: what the reader decided from the headers and a sample (format, table,
-//! layout, the proposed column mapping or the relationship fields), kept with a staged import
-//! (`import_sessions.plan`) so that its rows can be processed later with the decided mapping.
+//! The plan of an import: what the reader decided from the headers and a sample of each table
+//! (format, the tables imported with their layout and proposed column mapping or relationship
+//! fields, the tables left out), kept with a staged import (`import_sessions.plan`) so that its
+//! rows can be processed later with the decided mapping.
 
 use std::collections::BTreeMap;
 
 use modernize_ingest::attributes::AssetAttribute;
-use modernize_ingest::cleanse::Cleanser;
 use modernize_ingest::cleanse::size::SizeUnit;
-use modernize_ingest::layout::{Detection, DetectionKind, LayoutId, MappingTarget, RelationField};
-use modernize_ingest::mapping::Target;
+use modernize_ingest::layout::{
+    Detection, DetectionKind, LayoutId, MappingTarget, RelationField, SkippedTable,
+};
+use modernize_ingest::mapping::content::ColumnProfile;
 use modernize_ingest::mapping::{self, ColumnMapping, Hints, LearnedCorrection, MappingStatus};
+use modernize_ingest::mapping::{Target, ValueShape};
 use modernize_ingest::source::Row;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json};
 
 use super::ImportError;
+pub use super::process::{Body, Processor, ReadRow, Relation, staged};
 
 /// One column mapping as reported and stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,21 +46,6 @@ pub struct Decision {
     pub target: Option<String>,
 }
 
-/// What the reader decided before the rows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Plan {
-    pub format: String,
-    pub detection: Detection,
-    /// Headers of the table imported (for RVTools, of the joined table).
-    pub headers: Vec<String>,
-    pub notes: Vec<String>,
-    /// Asset tables: the proposal for every column, in header order.
-    pub proposed: Vec<ColumnMapping>,
-    /// Relationship tables: the relationship field of each column.
-    pub relation_fields: Vec<(usize, RelationField)>,
-    pub mappings: Vec<MappingRow>,
-}
-
 impl MappingRow {
     /// The kind as `import_column_mappings.target_kind` stores it: relationship fields are
     /// stored as attributes of the dependency.
@@ -69,7 +57,83 @@ impl MappingRow {
     }
 }
 
+/// What the reader decided before the rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: String,
+    /// The first table's detection without its column mapping: the import's layout, kind and
+    /// confidence as listed (each table's detection is in `tables`).
+    pub detection: Detection,
+    /// The column mappings of every table, in table order.
+    pub mappings: Vec<MappingRow>,
+    pub notes: Vec<String>,
+    /// The tables imported, asset tables first.
+    pub tables: Vec<TablePlan>,
+    /// The tables of the source left out, with the reason.
+    #[serde(default)]
+    pub skipped: Vec<SkippedTable>,
+}
+
+/// The plan of one table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TablePlan {
+    pub detection: Detection,
+    /// Headers of the table imported (for joined tables, of the joined rows).
+    pub headers: Vec<String>,
+    /// Asset tables: the proposal for every column, in header order.
+    pub proposed: Vec<ColumnMapping>,
+    /// Relationship tables: the relationship field of each column.
+    pub relation_fields: Vec<(usize, RelationField)>,
+}
+
 impl Plan {
+    /// The proposals of every asset table (the learned patterns they apply are counted).
+    pub fn proposed(&self) -> Vec<ColumnMapping> {
+        self.tables
+            .iter()
+            .flat_map(|t| t.proposed.iter().cloned())
+            .collect()
+    }
+
+    /// The plan of the tables (at least one), in import order.
+    pub fn new(
+        format: String,
+        tables: Vec<(TablePlan, Vec<MappingRow>)>,
+        skipped: Vec<SkippedTable>,
+        notes: Vec<String>,
+    ) -> Plan {
+        let mut detection = tables
+            .first()
+            .map(|(t, _)| t.detection.clone())
+            .expect("an import plans at least one table");
+        detection.mapping.clear();
+        let mut all_notes: Vec<String> = Vec::new();
+        let mut mappings = Vec::new();
+        let mut plans = Vec::new();
+        for (t, rows) in tables {
+            for n in &t.detection.notes {
+                if !all_notes.contains(n) {
+                    all_notes.push(n.clone());
+                }
+            }
+            mappings.extend(rows);
+            plans.push(t);
+        }
+        for n in notes {
+            if !all_notes.contains(&n) {
+                all_notes.push(n);
+            }
+        }
+        Plan {
+            format,
+            detection,
+            mappings,
+            notes: all_notes,
+            tables: plans,
+            skipped,
+        }
+    }
+
     pub fn table(&self) -> &str {
         &self.detection.table
     }
@@ -80,34 +144,67 @@ impl Plan {
         self.detection.kind
     }
 
-    /// Plans an asset or relationship table from its headers and sampled rows.
+    /// Columns still waiting for a person, in every table.
+    pub fn needs_review(&self) -> usize {
+        self.mappings
+            .iter()
+            .filter(|m| m.status == "needs_review")
+            .count()
+    }
+
+    /// The mapping rows of one table, in header order.
+    pub fn mappings_of(&self, table: usize) -> Vec<&MappingRow> {
+        let name = &self.tables[table].detection.table;
+        self.mappings.iter().filter(|m| m.table == *name).collect()
+    }
+
+    /// The table a staged row belongs to, by the table name stored with it (a joined table
+    /// owns the rows of its related tables).
+    pub fn table_of(&self, row_table: &str) -> Option<usize> {
+        let same = |name: &String| stored_name(name) == stored_name(row_table);
+        self.tables
+            .iter()
+            .position(|t| same(&t.detection.table) || t.detection.related_tables.iter().any(same))
+    }
+}
+
+/// A name as the database stores it (at most 255 characters).
+pub fn stored_name(name: &str) -> String {
+    name.chars().take(255).collect()
+}
+
+impl TablePlan {
+    /// Plans an asset or relationship table from its headers and sampled rows; returns the
+    /// mapping rows of its columns too.
     pub fn new(
-        format: String,
         detection: Detection,
         headers: Vec<String>,
         sample: &[Row],
         threshold: f64,
         learned: Vec<LearnedCorrection>,
-    ) -> Plan {
-        let mut notes = detection.notes.clone();
-        notes.dedup();
-        let mut plan = Plan {
-            format,
+    ) -> (TablePlan, Vec<MappingRow>) {
+        let mut plan = TablePlan {
             detection,
             headers,
-            notes,
             proposed: Vec::new(),
             relation_fields: Vec::new(),
-            mappings: Vec::new(),
         };
-        match plan.detection.kind {
+        let rows = match plan.detection.kind {
             DetectionKind::Dependencies => plan.plan_relations(),
             _ => plan.plan_assets(sample, threshold, learned),
-        }
-        plan
+        };
+        (plan, rows)
     }
 
-    fn plan_relations(&mut self) {
+    pub fn table(&self) -> &str {
+        &self.detection.table
+    }
+    pub fn kind(&self) -> DetectionKind {
+        self.detection.kind
+    }
+
+    fn plan_relations(&mut self) -> Vec<MappingRow> {
+        let mut rows = Vec::new();
         for (i, h) in self.headers.iter().enumerate() {
             let m = self.detection.mapping_of(h);
             let (target, kind) = match m.map(|m| m.target) {
@@ -120,7 +217,7 @@ impl Plan {
                 }
                 _ => (None, "ignore"),
             };
-            self.mappings.push(MappingRow {
+            rows.push(MappingRow {
                 table: self.detection.table.clone(),
                 source_column: h.clone(),
                 target,
@@ -130,9 +227,15 @@ impl Plan {
                 reason: format!("column of the {} layout", self.detection.layout.as_str()),
             });
         }
+        rows
     }
 
-    fn plan_assets(&mut self, sample: &[Row], threshold: f64, learned: Vec<LearnedCorrection>) {
+    fn plan_assets(
+        &mut self,
+        sample: &[Row],
+        threshold: f64,
+        learned: Vec<LearnedCorrection>,
+    ) -> Vec<MappingRow> {
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
         let layout_hints: Vec<(String, AssetAttribute, f64)> = self
             .detection
@@ -148,17 +251,22 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        let similarity = modernize_ingest::embed::name_similarity;
-        let hints = Hints {
-            layout: layout_hints,
-            learned,
-            similarity: Some(&similarity),
-            threshold,
-            ..Hints::default()
-        };
         let samples: Vec<Vec<Option<String>>> =
             sample.iter().map(|r| r.record.values.clone()).collect();
-        let mut proposed = mapping::propose(&self.headers, &samples, &hints);
+        let mut proposed = if self.detection.kind.is_asset_detail() {
+            Vec::new()
+        } else {
+            let similarity = modernize_ingest::embed::name_similarity;
+            let hints = Hints {
+                layout: layout_hints,
+                learned,
+                similarity: Some(&similarity),
+                threshold,
+                ..Hints::default()
+            };
+            mapping::propose(&self.headers, &samples, &hints)
+        };
+        self.fix_layout_columns(&mut proposed, &samples);
         for m in &mut proposed {
             if let (Target::Attribute(a), Some(f)) = (&m.target, units.get(&m.source_column))
                 && matches!(a, AssetAttribute::MemoryGb | AssetAttribute::StorageGb)
@@ -166,7 +274,7 @@ impl Plan {
                 m.unit = unit_of(*f).or(m.unit);
             }
         }
-        self.mappings = proposed
+        let rows = proposed
             .iter()
             .map(|m| {
                 let (target, kind) = target_parts(&m.target);
@@ -182,37 +290,96 @@ impl Plan {
             })
             .collect();
         self.proposed = proposed;
+        rows
     }
 
-    /// Columns still waiting for a person.
-    pub fn needs_review(&self) -> usize {
-        self.mappings
-            .iter()
-            .filter(|m| m.status == "needs_review")
-            .count()
+    /// The columns whose target the layout fixes, instead of the mapping agent: every column
+    /// of a table of asset details (disks, performance, tags: a fixed export format), and the
+    /// custom attributes a layout names (e.g. tags joined onto an inventory, named by key).
+    fn fix_layout_columns(
+        &self,
+        proposed: &mut Vec<ColumnMapping>,
+        samples: &[Vec<Option<String>>],
+    ) {
+        let all = self.detection.kind.is_asset_detail();
+        let layout = self.detection.layout.as_str();
+        for (i, header) in self.headers.iter().enumerate() {
+            let m = self.detection.mapping_of(header);
+            let (target, reason) = match (m.and_then(|m| m.custom_name.clone()), m) {
+                (Some(name), _) => (
+                    Target::Custom(name.clone()),
+                    format!("the {layout} layout keeps '{header}' as custom attribute '{name}'"),
+                ),
+                (None, Some(m)) if all => match m.target {
+                    MappingTarget::Attribute(a) => (
+                        Target::Attribute(a),
+                        format!("the {layout} layout maps '{header}' to {}", a.as_str()),
+                    ),
+                    _ => (
+                        Target::Ignore,
+                        format!("the {layout} layout does not use '{header}'"),
+                    ),
+                },
+                (None, None) if all => (
+                    Target::Ignore,
+                    format!("the {layout} layout does not use '{header}'"),
+                ),
+                _ => continue,
+            };
+            // A column the sample says nothing about (computed later, e.g. a utilisation
+            // from the stored memory size) is a number when the layout gives it a unit.
+            let shape = ColumnProfile::build(samples, i)
+                .dominant()
+                .map(|(s, _)| s)
+                .or_else(|| m.and_then(|m| m.unit.as_ref()).map(|_| ValueShape::Decimal));
+            let fixed = ColumnMapping {
+                column: i,
+                source_column: header.clone(),
+                target,
+                confidence: 1.0,
+                status: MappingStatus::Approved,
+                reason,
+                unit: None,
+                shape,
+                learned_reference: None,
+            };
+            match proposed.iter_mut().find(|p| p.column == i) {
+                Some(p) => *p = fixed,
+                None => proposed.push(fixed),
+            }
+        }
+        proposed.sort_by_key(|p| p.column);
     }
 
     /// The processor of a one-shot import: approved proposals are applied, the others are not.
     pub fn processor(&self) -> Processor {
-        self.processor_with(self.proposed.iter().map(|m| {
-            let mut m = m.clone();
-            if m.status != MappingStatus::Approved {
-                m.target = Target::Ignore;
-            }
-            m
-        }))
+        if self.kind() == DetectionKind::Dependencies {
+            return Processor::Relations(self.relation_fields.clone());
+        }
+        let applied = self
+            .proposed
+            .iter()
+            .map(|m| {
+                let mut m = m.clone();
+                if m.status != MappingStatus::Approved {
+                    m.target = Target::Ignore;
+                }
+                m
+            })
+            .collect();
+        Processor::assets(&self.detection, &self.headers, applied)
     }
 
-    /// The processor of a reviewed import: `decisions` by source column (a column without a
-    /// decision keeps its proposal's status). Refuses while a column needs review.
-    pub fn processor_decided(&self, decisions: &[Decision]) -> Result<Processor, ImportError> {
+    /// The processor of a reviewed import: `decisions` of this table by source column (a column
+    /// without a decision keeps its proposal's status). Refuses while a column needs review.
+    pub fn processor_decided(&self, decisions: &[&Decision]) -> Result<Processor, ImportError> {
         let mut pending = Vec::new();
         let mut applied = Vec::with_capacity(self.proposed.len());
-        for (m, row) in self.proposed.iter().zip(&self.mappings) {
+        for m in &self.proposed {
             let decision = decisions
                 .iter()
                 .find(|d| d.source_column == m.source_column);
-            let status = decision.map_or(row.status.as_str(), |d| d.status.as_str());
+            let status = decision.map_or(m.status.as_str(), |d| d.status.as_str());
             let mut m = m.clone();
             match status {
                 "approved" => {}
@@ -231,16 +398,7 @@ impl Plan {
         if self.kind() == DetectionKind::Dependencies {
             return Ok(Processor::Relations(self.relation_fields.clone()));
         }
-        Ok(self.processor_with(applied.into_iter()))
-    }
-
-    fn processor_with(&self, applied: impl Iterator<Item = ColumnMapping>) -> Processor {
-        if self.kind() == DetectionKind::Dependencies {
-            return Processor::Relations(self.relation_fields.clone());
-        }
-        let applied: Vec<ColumnMapping> = applied.collect();
-        let fallbacks = fallbacks(&self.detection, &self.headers, &applied);
-        Processor::Assets(Box::new(Cleanser::new(&applied)), fallbacks)
+        Ok(Processor::assets(&self.detection, &self.headers, applied))
     }
 }
 
@@ -269,207 +427,6 @@ fn decided_target(d: &Decision) -> Result<Target, ImportError> {
             "column '{}' has an invalid decision ({other})",
             d.source_column
         ))),
-    }
-}
-
-/// For an attribute that a layout maps from several columns (e.g. RVTools memory from vInfo,
-/// else from vMemory): the column the mapping chose and the others, with the factor that
-/// converts their numbers into the chosen column's unit.
-type Fallbacks = Vec<(usize, Vec<(usize, Option<f64>)>)>;
-
-/// Turns read rows into cleansed assets or relationships.
-pub enum Processor {
-    Assets(Box<Cleanser>, Fallbacks),
-    Relations(Vec<(usize, RelationField)>),
-}
-
-/// A relationship row (relationship files).
-#[derive(Debug, Default)]
-pub struct Relation {
-    pub source: Option<String>,
-    pub target: Option<String>,
-    pub target_ip: Option<String>,
-    pub rel_type: Option<String>,
-    pub strength: Option<String>,
-    pub port: Option<String>,
-}
-
-/// What a row became.
-#[derive(Debug)]
-pub enum Body {
-    /// Staged only (not processed yet).
-    Raw,
-    Asset(Box<modernize_ingest::cleanse::CleansedAsset>),
-    Relation(Relation),
-}
-
-/// One row read, with its raw values by header, its read problems, and what it became.
-#[derive(Debug)]
-pub struct ReadRow {
-    pub table: String,
-    pub row: u64,
-    pub raw: Json,
-    /// Problems of the row as read (ragged, malformed...): codes with messages.
-    pub problems: Vec<(String, String)>,
-    pub body: Body,
-}
-
-impl ReadRow {
-    /// The row's read problems as `import_rows.issues` entries (warnings).
-    pub fn read_issues(&self) -> Vec<Json> {
-        self.problems
-            .iter()
-            .map(|(code, message)| {
-                serde_json::json!({"code": code, "severity": "warning", "message": message})
-            })
-            .collect()
-    }
-}
-
-/// The raw values of a row by header (surplus values under their own names).
-pub fn raw_of(headers: &[String], row: &Row) -> Json {
-    let mut raw = Map::new();
-    for (h, v) in headers.iter().zip(&row.record.values) {
-        if let Some(v) = v {
-            raw.insert(h.clone(), Json::String(v.clone()));
-        }
-    }
-    for (k, v) in &row.extra {
-        raw.insert(k.clone(), Json::String(v.clone()));
-    }
-    Json::Object(raw)
-}
-
-/// A staged row as read, without processing.
-pub fn staged(headers: &[String], row: Row) -> ReadRow {
-    ReadRow {
-        table: row.record.table.clone(),
-        row: row.record.row,
-        raw: raw_of(headers, &row),
-        problems: problems_of(&row),
-        body: Body::Raw,
-    }
-}
-
-fn problems_of(row: &Row) -> Vec<(String, String)> {
-    row.problems
-        .iter()
-        .map(|p| (p.code().to_string(), format!("{p:?}")))
-        .collect()
-}
-
-impl Processor {
-    /// Processes a row read from the file.
-    pub fn process(&self, headers: &[String], row: Row) -> ReadRow {
-        let raw = raw_of(headers, &row);
-        let problems = problems_of(&row);
-        let body = self.body(row.record.values, &row.record.table, row.record.row);
-        ReadRow {
-            table: row.record.table,
-            row: row.record.row,
-            raw,
-            problems,
-            body,
-        }
-    }
-
-    /// Processes a staged row: its values are rebuilt from `raw` by header.
-    pub fn process_staged(&self, headers: &[String], mut row: ReadRow) -> ReadRow {
-        let values: Vec<Option<String>> = headers
-            .iter()
-            .map(|h| row.raw.get(h).and_then(|v| v.as_str()).map(str::to_string))
-            .collect();
-        row.body = self.body(values, &row.table, row.row);
-        row
-    }
-
-    fn body(&self, mut values: Vec<Option<String>>, table: &str, number: u64) -> Body {
-        match self {
-            Processor::Assets(c, fallbacks) => {
-                fill_fallbacks(&mut values, fallbacks);
-                let record = modernize_ingest::Record {
-                    table: table.to_string(),
-                    row: number,
-                    values,
-                };
-                Body::Asset(Box::new(c.cleanse(&record)))
-            }
-            Processor::Relations(fields) => {
-                let mut r = Relation::default();
-                for (i, f) in fields {
-                    let v = values.get(*i).cloned().flatten();
-                    let slot = match f {
-                        RelationField::Source => &mut r.source,
-                        RelationField::Target => &mut r.target,
-                        RelationField::TargetIp => &mut r.target_ip,
-                        RelationField::Type => &mut r.rel_type,
-                        RelationField::Strength => &mut r.strength,
-                        RelationField::Port => &mut r.port,
-                        _ => continue,
-                    };
-                    if slot.is_none() {
-                        *slot = v;
-                    }
-                }
-                Body::Relation(r)
-            }
-        }
-    }
-}
-
-fn fallbacks(best: &Detection, headers: &[String], applied: &[ColumnMapping]) -> Fallbacks {
-    let position = |c: &str| headers.iter().position(|h| h == c);
-    let mut out = Vec::new();
-    for m in applied {
-        let Target::Attribute(attr) = m.target else {
-            continue;
-        };
-        let mut columns: Vec<(String, Option<f64>)> = best
-            .columns_for(attr)
-            .iter()
-            .map(|c| (c.column.clone(), c.to_gb))
-            .collect();
-        // RVTools: memory of a trimmed vInfo row from the joined vMemory sheet.
-        if best.layout == LayoutId::Rvtools && attr == AssetAttribute::MemoryGb {
-            columns.push(("vMemory.Size MiB".into(), Some(1.0 / 1024.0)));
-        }
-        let primary = best.mapping_of(&m.source_column).and_then(|p| p.to_gb);
-        let others: Vec<(usize, Option<f64>)> = columns
-            .iter()
-            .filter(|(c, _)| *c != m.source_column)
-            .filter_map(|(c, to_gb)| {
-                let factor = match (to_gb, primary) {
-                    (Some(from), Some(to)) if to > 0.0 => Some(from / to),
-                    _ => None,
-                };
-                position(c).map(|i| (i, factor))
-            })
-            .collect();
-        if !others.is_empty() {
-            out.push((m.column, others));
-        }
-    }
-    out
-}
-
-fn fill_fallbacks(values: &mut [Option<String>], fallbacks: &Fallbacks) {
-    for (primary, others) in fallbacks {
-        if values.get(*primary).is_some_and(|v| v.is_some()) {
-            continue;
-        }
-        for (i, factor) in others {
-            let Some(Some(v)) = values.get(*i) else {
-                continue;
-            };
-            let v = match (factor, v.trim().parse::<f64>()) {
-                (Some(f), Ok(x)) if (*f - 1.0).abs() > 1e-12 => format!("{}", x * f),
-                _ => v.clone(),
-            };
-            if let Some(slot) = values.get_mut(*primary) {
-                *slot = Some(v);
-            }
-            break;
-        }
     }
 }
 

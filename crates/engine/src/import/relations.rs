@@ -8,7 +8,7 @@
 use modernize_ingest::layout::{DetectionKind, RelationField};
 
 use super::ImportError;
-use super::plan::{Decision, Plan, Processor};
+use super::plan::{Decision, Processor, TablePlan};
 
 /// The roles a column of a relationship file may be given: those the relationship processor
 /// reads. The layouts also name other columns (timestamps, processes, applications); those
@@ -49,17 +49,17 @@ pub fn editable_role_names() -> Vec<String> {
 /// decided (approved: the layout's role; edited: the chosen role, or none for ignore;
 /// rejected: none); an asset file's processor is returned as it is.
 pub(super) fn with_decided_roles(
-    plan: &Plan,
-    decisions: &[Decision],
+    table: &TablePlan,
+    decisions: &[&Decision],
     processor: Processor,
 ) -> Result<Processor, ImportError> {
-    if plan.kind() != DetectionKind::Dependencies {
+    if table.kind() != DetectionKind::Dependencies {
         return Ok(processor);
     }
     let mut fields = Vec::new();
     let mut pending = Vec::new();
-    for (i, header) in plan.headers.iter().enumerate() {
-        let proposed = plan
+    for (i, header) in table.headers.iter().enumerate() {
+        let proposed = table
             .relation_fields
             .iter()
             .find(|(j, _)| *j == i)

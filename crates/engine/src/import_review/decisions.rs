@@ -119,7 +119,7 @@ async fn samples(
 }
 
 /// A locked session: status, flow, the plan's mappings and table kind.
-type LockedSession = (String, Option<Uuid>, Option<Value>, Option<String>);
+type LockedSession = (String, Option<Uuid>, Option<Value>, Vec<String>);
 /// A stored mapping: table, source column, target, target kind, confidence, status.
 type ColumnRow = (String, String, Option<String>, String, f64, String);
 
@@ -129,24 +129,25 @@ pub async fn decide(
     req: &DecisionRequest<'_>,
 ) -> Result<DecisionOutcome, ReviewError> {
     let client = req.client_account_id;
-    let session: Option<LockedSession> = sqlx::query_as(
-        "SELECT status, flow_id, plan->'mappings', plan->'detection'->>'kind' \
+    let session: Option<LockedSession> = sqlx::query_as(&format!(
+        "SELECT status, flow_id, plan->'mappings', {} \
            FROM migration.import_sessions \
           WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3 FOR UPDATE",
-    )
+        relations::RELATIONSHIP_TABLES
+    ))
     .bind(req.import_id)
     .bind(client)
     .bind(req.engagement_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((status, flow_id, plan, kind)) = session else {
+    let Some((status, flow_id, plan, relationship_tables)) = session else {
         return Err(ReviewError::NotFound);
     };
     if !REVIEWABLE.contains(&status.as_str()) {
         return Err(ReviewError::NotReviewable(status));
     }
     let acts = parse_entries(req.decisions, req.approve_all)?;
-    let relationships = kind.as_deref() == Some("dependencies");
+    let relationships = |table: &str| relationship_tables.iter().any(|t| t == table);
     let proposed = proposals(&plan.unwrap_or(Value::Null));
     let rows: Vec<ColumnRow> = sqlx::query_as(
         "SELECT table_name, source_column, target, target_kind, confidence, status \
@@ -221,7 +222,11 @@ pub async fn decide(
     if !problems.is_empty() {
         return Err(ReviewError::Invalid(problems));
     }
-    let acts = relations::stored_acts(acts, relationships)?;
+    let mut of_relationships = vec![false; acts.len()];
+    for &(i, k) in &targets {
+        of_relationships[i] = relationships(&cols[k].table);
+    }
+    let acts = relations::stored_acts(acts, &of_relationships)?;
 
     // Apply in memory.
     for &(i, k) in &targets {
@@ -258,13 +263,17 @@ pub async fn decide(
         }
     }
 
-    if relationships {
-        fn state(c: &Col) -> (&str, &str, Option<&str>) {
-            (&c.status, &c.kind, c.target.as_deref())
+    // Every relationship table keeps a source and a target column.
+    fn state(c: &Col) -> (&str, &str, Option<&str>) {
+        (&c.status, &c.kind, c.target.as_deref())
+    }
+    for table in &relationship_tables {
+        let of = |c: &&Col| c.table == *table;
+        let had: Vec<_> = before.iter().filter(of).map(state).collect();
+        let has: Vec<_> = cols.iter().filter(of).map(state).collect();
+        if !has.is_empty() {
+            relations::check_endpoints(&had, &has)?;
         }
-        let had: Vec<_> = before.iter().map(state).collect();
-        let has: Vec<_> = cols.iter().map(state).collect();
-        relations::check_endpoints(&had, &has)?;
     }
 
     // One column per attribute, custom name or relation role in each table, among applied
@@ -294,7 +303,7 @@ pub async fn decide(
             .iter()
             .map(|k| format!("'{}'", cols[*k].source_column))
             .collect();
-        let what = if relationships {
+        let what = if relationships(&table) {
             format!("relation role {target}")
         } else if kind == "attribute" {
             format!("attribute {target}")
@@ -366,7 +375,7 @@ pub async fn decide(
             "rejected" => Some(StoredTarget::new("ignore", None)),
             _ => None,
         }
-        .filter(|t| *t != proposal && changed && !relationships);
+        .filter(|t| *t != proposal && changed && !relationships(&c.table));
         let mut learning_pattern_id = None;
         if let Some(corrected) = corrected {
             let sample_values =
@@ -398,7 +407,7 @@ pub async fn decide(
             table: c.table.clone(),
             source_column: c.source_column.clone(),
             status: c.status.clone(),
-            target_kind: relations::shown_kind(relationships, &c.kind),
+            target_kind: relations::shown_kind(relationships(&c.table), &c.kind),
             target: c.target.clone(),
             changed,
             learning_pattern_id,

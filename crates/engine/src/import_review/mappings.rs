@@ -2,7 +2,7 @@
 //! from the import's plan and sample values of each column.
 
 use super::raw_text;
-use super::relations::shown_kind;
+use super::relations::{RELATIONSHIP_TABLES, shown_kind};
 use crate::import::MappingRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -74,19 +74,18 @@ pub async fn list_mappings(
     engagement: Uuid,
     import_id: Uuid,
 ) -> Result<Option<Vec<MappingView>>, sqlx::Error> {
-    let plan: Option<(Option<Value>, Option<String>)> = sqlx::query_as(
-        "SELECT plan->'mappings', plan->'detection'->>'kind' FROM migration.import_sessions \
-          WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3",
-    )
+    let plan: Option<(Option<Value>, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT plan->'mappings', {RELATIONSHIP_TABLES} FROM migration.import_sessions \
+          WHERE id = $1 AND client_account_id = $2 AND engagement_id = $3"
+    ))
     .bind(import_id)
     .bind(client)
     .bind(engagement)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((plan, kind)) = plan else {
+    let Some((plan, relationship_tables)) = plan else {
         return Ok(None);
     };
-    let relationships = kind.as_deref() == Some("dependencies");
     let proposed = proposals(&plan.unwrap_or(Value::Null));
     let rows: Vec<MappingRowDb> = sqlx::query_as(
         "SELECT table_name, source_column, column_index, target, target_kind, confidence, \
@@ -128,6 +127,7 @@ pub async fn list_mappings(
                     }
                 }
                 let p = proposed.get(&(table.clone(), column.clone()));
+                let relationships = relationship_tables.contains(&table);
                 MappingView {
                     proposed_target: p.and_then(|p| p.1.clone()),
                     proposed_target_kind: p.map(|p| shown_kind(relationships, &p.0)),

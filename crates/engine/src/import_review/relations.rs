@@ -28,9 +28,18 @@ pub fn shown_kind(relationships: bool, stored: &str) -> String {
     }
 }
 
-/// Checks the targets of the entries against the file's kind and turns relation roles into
-/// their stored form.
-pub(super) fn stored_acts(acts: Vec<Act>, relationships: bool) -> Result<Vec<Act>, ReviewError> {
+/// The SQL expression of an import session's relationship tables (their names as stored):
+/// the tables of its plan detected as dependencies. A workbook may mix asset and relationship
+/// sheets, so the kind of a column is its table's.
+pub const RELATIONSHIP_TABLES: &str = "ARRAY(SELECT left(t->'detection'->>'table', 255) \
+     FROM jsonb_array_elements(CASE jsonb_typeof(plan->'tables') WHEN 'array' \
+          THEN plan->'tables' ELSE '[]' END) AS t \
+     WHERE t->'detection'->>'kind' = 'dependencies')";
+
+/// Checks the targets of the entries against their table's kind (`relationships[i]`: entry
+/// `i` decides a column of a relationship table) and turns relation roles into their stored
+/// form.
+pub(super) fn stored_acts(acts: Vec<Act>, relationships: &[bool]) -> Result<Vec<Act>, ReviewError> {
     let mut problems = Vec::new();
     let roles = || editable_role_names().join(", ");
     let out = acts
@@ -39,7 +48,10 @@ pub(super) fn stored_acts(acts: Vec<Act>, relationships: bool) -> Result<Vec<Act
         .map(|(i, act)| {
             let Act::Edit(t) = act else { return act };
             let f = |name: &str| format!("decisions[{i}].{name}");
-            match (t.kind.as_str(), relationships) {
+            match (
+                t.kind.as_str(),
+                relationships.get(i).copied().unwrap_or(false),
+            ) {
                 (SHOWN_KIND, true) => {
                     let role = t.target.clone().unwrap_or_default();
                     if is_editable_role(&role) {
@@ -142,7 +154,7 @@ mod tests {
                 edit("relation", Some("target_ip")),
                 edit("ignore", None),
             ],
-            true,
+            &[true; 3],
         )
         .unwrap();
         assert!(
@@ -156,7 +168,7 @@ mod tests {
                     edit("attribute", Some("hostname")),
                     edit("custom", Some("x")),
                 ],
-                true
+                &[true; 4]
             )),
             [
                 "decisions[0].target",
@@ -166,8 +178,23 @@ mod tests {
             ]
         );
         assert_eq!(
-            fields(stored_acts(vec![edit("relation", Some("source"))], false)),
+            fields(stored_acts(
+                vec![edit("relation", Some("source"))],
+                &[false]
+            )),
             ["decisions[0].target_kind"]
+        );
+        // In a workbook mixing asset and relationship sheets, each entry by its own table.
+        assert_eq!(
+            fields(stored_acts(
+                vec![
+                    edit("relation", Some("source")),
+                    edit("attribute", Some("hostname")),
+                    edit("relation", Some("target")),
+                ],
+                &[true, false, false]
+            )),
+            ["decisions[2].target_kind"]
         );
         assert_eq!(shown_kind(true, "attribute"), "relation");
         assert_eq!(shown_kind(false, "attribute"), "attribute");

@@ -91,6 +91,9 @@ pub enum IssueCode {
     UnitAssumed,
     /// A single-valued attribute held several values; the first was kept.
     MultipleValues,
+    /// Error: a row that adds details (disks, performance, tags) to a machine the engagement
+    /// does not hold (its inventory row was never imported).
+    UnknownMachine,
 }
 
 impl IssueCode {
@@ -110,12 +113,13 @@ impl IssueCode {
             IssueCode::OutOfRange => "out_of_range",
             IssueCode::UnitAssumed => "unit_assumed",
             IssueCode::MultipleValues => "multiple_values",
+            IssueCode::UnknownMachine => "unknown_machine",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            IssueCode::MissingAssetName => Severity::Error,
+            IssueCode::MissingAssetName | IssueCode::UnknownMachine => Severity::Error,
             _ => Severity::Warning,
         }
     }

@@ -1,8 +1,12 @@
 //! Layouts without a vendor: a generic CMDB/server inventory (recognised by common inventory
-//! concepts in its headers) and the generic table (anything else). Neither carries a column
-//! mapping: the field-mapping step proposes one.
+//! concepts in its headers), a generic relationship table (a source and a target column, e.g.
+//! a workbook's "Dependencies" sheet), and the generic table (anything else). The inventory
+//! and the generic table carry no column mapping: the field-mapping step proposes one.
 
-use super::{Detection, DetectionKind, LayoutId, TableHeaders, find, normalize};
+use super::{
+    Detection, DetectionKind, LayoutId, MappingTarget, RelationField as R, TableHeaders, find,
+    map_columns, normalize, to,
+};
 
 /// Inventory concepts and their usual header spellings.
 const CONCEPTS: &[(&str, &[&str])] = &[
@@ -146,6 +150,123 @@ pub(crate) fn detect_cmdb(tables: &[&TableHeaders]) -> Option<Detection> {
                 mapping: Vec::new(),
                 notes: Vec::new(),
             }
+        })
+        .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+}
+
+/// Source columns of a generic relationship table. Vendor spellings (ServiceNow's
+/// `parent`/`child`, Azure Migrate's `Source server name`) are left to their layouts.
+const SOURCE: &[&str] = &[
+    "source",
+    "source server",
+    "source host",
+    "source hostname",
+    "source name",
+    "source asset",
+    "source ci",
+    "source machine",
+    "source vm",
+    "source app",
+    "from",
+    "from server",
+    "from host",
+    "from asset",
+    "from application",
+    "consumer",
+    "caller",
+    "dependent",
+    "dependent server",
+    "dependent application",
+];
+/// Target columns of a generic relationship table.
+const TARGET: &[&str] = &[
+    "target",
+    "target server",
+    "target host",
+    "target hostname",
+    "target name",
+    "target asset",
+    "target ci",
+    "target machine",
+    "target vm",
+    "target application",
+    "target app",
+    "destination",
+    "destination server",
+    "destination host",
+    "destination name",
+    "to",
+    "to server",
+    "to host",
+    "to asset",
+    "to application",
+    "provider",
+    "callee",
+    "depends on",
+];
+const PORT: &[&str] = &["port", "target port", "destination port", "dst port"];
+const TYPE: &[&str] = &[
+    "type",
+    "relationship type",
+    "relation type",
+    "dependency type",
+];
+const STRENGTH: &[&str] = &["strength", "connection strength"];
+
+/// Confidence of a generic relationship table with a source and a target column; each of a
+/// port, type and strength column adds 0.05. Vendor relationship layouts that match well rank
+/// above it.
+const RELATIONS_CONFIDENCE: f64 = 0.5;
+
+static RELATION_RULES: [super::Rule; 5] = [
+    to(SOURCE, MappingTarget::Relation(R::Source)),
+    to(TARGET, MappingTarget::Relation(R::Target)),
+    to(PORT, MappingTarget::Relation(R::Port)),
+    to(TYPE, MappingTarget::Relation(R::Type)),
+    to(STRENGTH, MappingTarget::Relation(R::Strength)),
+];
+
+/// Recognises the best generic relationship table: one with a source and a target column.
+pub(crate) fn detect_relations(tables: &[&TableHeaders]) -> Option<Detection> {
+    tables
+        .iter()
+        .filter_map(|t| {
+            let normalized: Vec<String> = t.headers.iter().map(|h| normalize(h)).collect();
+            let source = find(&normalized, SOURCE)?;
+            let target = find(&normalized, TARGET)?;
+            let optional = [PORT, TYPE, STRENGTH]
+                .iter()
+                .filter(|names| find(&normalized, names).is_some())
+                .count();
+            let mut mapping = map_columns(&t.headers, &RELATION_RULES);
+            // Only the first column of each field takes part; the others are ignored.
+            let mut seen = Vec::new();
+            for (i, m) in mapping.iter_mut().enumerate() {
+                let first = match m.target {
+                    MappingTarget::Relation(R::Source) => i == source,
+                    MappingTarget::Relation(R::Target) => i == target,
+                    MappingTarget::Relation(f) => !seen.contains(&f),
+                    _ => true,
+                };
+                if let MappingTarget::Relation(f) = m.target {
+                    if first {
+                        seen.push(f);
+                    } else {
+                        m.target = MappingTarget::Custom;
+                    }
+                }
+            }
+            Some(Detection {
+                layout: LayoutId::GenericCmdb,
+                kind: DetectionKind::Dependencies,
+                confidence: RELATIONS_CONFIDENCE + 0.05 * optional as f64,
+                table: t.name.clone(),
+                related_tables: Vec::new(),
+                signature_found: vec![t.headers[source].clone(), t.headers[target].clone()],
+                signature_missing: Vec::new(),
+                mapping,
+                notes: Vec::new(),
+            })
         })
         .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
 }

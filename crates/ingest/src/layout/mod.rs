@@ -14,13 +14,18 @@
 mod aws;
 mod azure;
 mod gcp;
+pub mod gcp_join;
 mod generic;
+mod join;
+pub mod joined;
 pub mod rvtools;
+mod select;
 mod servicenow;
 
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::AssetAttribute;
+pub use select::{Selection, SkippedTable, select};
 
 /// The name and headers of one table of a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +89,17 @@ pub enum DetectionKind {
     Disks,
 }
 
+impl DetectionKind {
+    /// Whether the rows add details (disks, performance, tags) to assets that another table
+    /// describes: imported on their own, they enrich assets imported earlier and create none.
+    pub fn is_asset_detail(self) -> bool {
+        matches!(
+            self,
+            DetectionKind::Disks | DetectionKind::Performance | DetectionKind::Tags
+        )
+    }
+}
+
 /// A field of a relationship row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,6 +157,11 @@ pub struct ColumnMapping {
     /// Among columns mapped to the same attribute with [`Combine::First`]: lower wins.
     pub priority: u8,
     pub combine: Combine,
+    /// For [`MappingTarget::Custom`]: the custom attribute's name when the layout fixes it (the
+    /// joined columns of Google Migration Center exports, e.g. a tag's key); such a column is
+    /// not re-mapped by the mapping agent. `None`: the mapping agent names (or maps) it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_name: Option<String>,
 }
 
 /// A recognised layout for a table of the source.
@@ -202,6 +223,9 @@ pub fn detect(tables: &[TableHeaders]) -> Vec<Detection> {
         }
     }
     if let Some(d) = generic::detect_cmdb(&tables) {
+        out.push(d);
+    }
+    if let Some(d) = generic::detect_relations(&tables) {
         out.push(d);
     }
     out.retain(|d| d.confidence >= MIN_CONFIDENCE);
@@ -385,6 +409,7 @@ pub(crate) fn map_columns(headers: &[String], rules: &[Rule]) -> Vec<ColumnMappi
                     to_gb: r.to_gb,
                     priority: r.priority,
                     combine: r.combine,
+                    custom_name: None,
                 },
                 None => custom(h),
             }
@@ -410,6 +435,7 @@ pub(crate) fn custom(column: &str) -> ColumnMapping {
         to_gb: None,
         priority: 0,
         combine: Combine::First,
+        custom_name: None,
     }
 }
 

@@ -8,8 +8,9 @@
 //! Trimmed exports (e.g. a 14-column vInfo) are recognised as long as the signature columns
 //! are mostly there.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
+use super::join::{Agg, Aggregates, Joined};
 use super::{
     Detection, DetectionKind, LayoutId, MIB, Rule, Signature, TableHeaders, attr, find,
     map_columns, normalize, score,
@@ -139,25 +140,8 @@ fn related<'a>(tables: &[&'a TableHeaders]) -> Vec<&'a TableHeaders> {
         .collect()
 }
 
-/// How a joined column is computed from the rows of one VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Agg {
-    Count,
-    Sum,
-    First,
-}
-
-/// A joined column: its name, sheet, source column (None for counts) and aggregation.
-#[derive(Debug, Clone)]
-struct Appended {
-    name: String,
-    sheet: String,
-    column: Option<usize>,
-    agg: Agg,
-}
-
 /// The joined columns, given the tables present.
-fn plan(tables: &[&TableHeaders], vinfo: &TableHeaders) -> Vec<Appended> {
+fn plan(tables: &[&TableHeaders], vinfo: &TableHeaders) -> Vec<Joined> {
     let wanted: &[(&str, &str, &[&str], Agg)] = &[
         ("vDisk", "vDisk.Disks", &[], Agg::Count),
         (
@@ -213,12 +197,7 @@ fn plan(tables: &[&TableHeaders], vinfo: &TableHeaders) -> Vec<Appended> {
                 }
             };
             taken.insert(name.to_lowercase());
-            out.push(Appended {
-                name: name.to_string(),
-                sheet: t.name.clone(),
-                column,
-                agg: *agg,
-            });
+            out.push(Joined::new(name, &t.name, column, *agg));
         }
         // Custom attributes sit between Annotation and Datacenter.
         if let (Some(from), Some(until)) =
@@ -227,24 +206,12 @@ fn plan(tables: &[&TableHeaders], vinfo: &TableHeaders) -> Vec<Appended> {
             for i in from + 1..until {
                 let h = &t.headers[i];
                 if taken.insert(h.to_lowercase()) {
-                    out.push(Appended {
-                        name: h.clone(),
-                        sheet: t.name.clone(),
-                        column: Some(i),
-                        agg: Agg::First,
-                    });
+                    out.push(Joined::new(h, &t.name, Some(i), Agg::First));
                 }
             }
         }
     }
     out
-}
-
-#[derive(Debug, Clone, Default)]
-struct Value {
-    count: u64,
-    sum: f64,
-    first: Option<String>,
 }
 
 /// vInfo joined with the other sheets, ready to stream one record per VM.
@@ -260,11 +227,10 @@ pub struct RvtoolsJoin {
     pub notes: Vec<String>,
     /// Data rows of vInfo.
     pub vm_count: u64,
-    plan: Vec<Appended>,
     name_col: Option<usize>,
     uuid_col: Option<usize>,
-    /// Per VM key (`u:<uuid>` or `n:<name>`), the values of the planned columns.
-    values: HashMap<String, Vec<Value>>,
+    /// Per VM key (`u:<uuid>` or `n:<name>`), the values of the joined columns.
+    joined: Aggregates,
 }
 
 impl RvtoolsJoin {
@@ -294,21 +260,16 @@ impl RvtoolsJoin {
                 names.insert(n);
             }
         }
+        let appended: Vec<String> = plan.iter().map(|a| a.name.clone()).collect();
         let mut join = RvtoolsJoin {
             table: vinfo.name.clone(),
-            headers: vinfo
-                .headers
-                .iter()
-                .cloned()
-                .chain(plan.iter().map(|a| a.name.clone()))
-                .collect(),
-            appended: plan.iter().map(|a| a.name.clone()).collect(),
+            headers: vinfo.headers.iter().chain(&appended).cloned().collect(),
+            appended,
             notes: Vec::new(),
             vm_count,
-            plan,
             name_col,
             uuid_col,
-            values: HashMap::new(),
+            joined: Aggregates::new(plan),
         };
         for sheet in related(&refs) {
             join.aggregate(source, sheet, &names, uuid_col.is_some())?;
@@ -342,14 +303,7 @@ impl RvtoolsJoin {
         } else {
             None
         };
-        let planned: Vec<(usize, Option<usize>, Agg)> = self
-            .plan
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.sheet == sheet.name)
-            .map(|(i, a)| (i, a.column, a.agg))
-            .collect();
-        let width = self.plan.len();
+        let columns = self.joined.of_table(&sheet.name);
         for row in source.rows(&sheet.name)? {
             let row = row?;
             let v = &row.record.values;
@@ -358,28 +312,7 @@ impl RvtoolsJoin {
                 (None, Some(n)) => format!("n:{n}"),
                 (None, None) => continue,
             };
-            let entry = self
-                .values
-                .entry(key)
-                .or_insert_with(|| vec![Value::default(); width]);
-            for &(i, column, agg) in &planned {
-                let value = column.and_then(|c| v[c].as_deref());
-                let slot = &mut entry[i];
-                match agg {
-                    Agg::Count => slot.count += 1,
-                    Agg::Sum => {
-                        if let Some(x) = value.and_then(|s| s.trim().parse::<f64>().ok()) {
-                            slot.sum += x;
-                            slot.count += 1;
-                        }
-                    }
-                    Agg::First => {
-                        if slot.first.is_none() {
-                            slot.first = value.map(str::to_string);
-                        }
-                    }
-                }
-            }
+            self.joined.add_row(&key, &columns, v);
         }
         Ok(())
     }
@@ -397,32 +330,17 @@ impl RvtoolsJoin {
         let by_uuid = self
             .uuid_col
             .and_then(|i| v[i].as_ref())
-            .and_then(|u| self.values.get(&format!("u:{}", u.to_lowercase())));
-        let by_name = self
-            .name_col
-            .and_then(|i| v[i].as_ref())
-            .and_then(|n| self.values.get(&format!("n:{n}")));
-        let entry = by_uuid.or(by_name);
-        self.plan
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let slot = entry.map(|e| &e[i])?;
-                match a.agg {
-                    Agg::Count => Some(slot.count.to_string()),
-                    Agg::Sum => (slot.count > 0).then(|| number(slot.sum)),
-                    Agg::First => slot.first.clone(),
-                }
-            })
-            .collect()
-    }
-}
-
-fn number(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        format!("{f}")
+            .map(|u| format!("u:{}", u.to_lowercase()))
+            .filter(|k| self.joined.contains(k));
+        let by_name = || {
+            self.name_col
+                .and_then(|i| v[i].as_ref())
+                .map(|n| format!("n:{n}"))
+        };
+        match by_uuid.or_else(by_name) {
+            Some(key) => self.joined.values(&key),
+            None => vec![None; self.appended.len()],
+        }
     }
 }
 
