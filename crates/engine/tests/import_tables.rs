@@ -407,3 +407,86 @@ async fn an_rvtools_workbook_is_still_one_table_joined_onto_vinfo() {
         .await;
     assert_eq!(tables, 1, "only vInfo rows are imported");
 }
+
+#[tokio::test]
+async fn relation_roles_are_decided_by_the_columns_own_sheet_in_a_mixed_workbook() {
+    use modernize_engine::import_review::{DecisionInput, DecisionRequest, decide};
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = estate_workbook(dir.path());
+    let options = ImportOptions {
+        threshold: 0.99,
+        ..ImportOptions::default()
+    };
+    let staged = w.stage(&file, options).await;
+    let (user,): (uuid::Uuid,) = sqlx::query_as(
+        "INSERT INTO migration.users (auth0_user_id, email) \
+         VALUES ('reviewer', 'reviewer@example.com') RETURNING id",
+    )
+    .fetch_one(&w.db.owner)
+    .await
+    .unwrap();
+    let edit = |table: &str, column: &str, kind: &str, target: &str| DecisionInput {
+        table: Some(table.into()),
+        source_column: Some(column.into()),
+        action: Some("edit".into()),
+        target_kind: Some(kind.into()),
+        target: Some(target.into()),
+    };
+    let request = |decisions| DecisionRequest {
+        client_account_id: w.client,
+        engagement_id: w.engagement,
+        import_id: staged.import_id,
+        user_id: user,
+        decisions,
+        approve_all: true,
+    };
+    let mut conn = w.db.owner.acquire().await.unwrap();
+
+    // A relation role on a column of an asset sheet is refused, nothing decided.
+    let wrong = [edit("Servers", "Hostname", "relation", "source")];
+    let refused = decide(&mut conn, &request(&wrong)).await.unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("relation role"),
+        "{refused:?}"
+    );
+    assert_eq!(w.session_status(staged.import_id).await.0, "mapping_review");
+
+    // The Dependencies sheet read the other way round: its target is the source.
+    let swap = [
+        edit("Dependencies", "Source", "relation", "target"),
+        edit("Dependencies", "Target", "relation", "source"),
+    ];
+    let outcome = decide(&mut conn, &request(&swap)).await.unwrap();
+    assert_eq!(outcome.needs_review, 0);
+    let shown: Vec<(&str, &str)> = outcome
+        .columns
+        .iter()
+        .filter(|c| c.table == "Dependencies" && c.status == "edited")
+        .map(|c| (c.source_column.as_str(), c.target_kind.as_str()))
+        .collect();
+    assert_eq!(shown, [("Source", "relation"), ("Target", "relation")]);
+    drop(conn);
+
+    let r = w.apply(staged.import_id).await.unwrap();
+    no_rows_lost(&r);
+    assert_eq!(r.dependencies_created, 2, "{r:#?}");
+    let edges: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.asset_name::text, t.asset_name::text FROM migration.asset_dependencies d \
+         JOIN migration.assets s ON s.id = d.source_asset_id \
+         JOIN migration.assets t ON t.id = d.target_asset_id \
+         WHERE s.engagement_id = $1 ORDER BY 1",
+    )
+    .bind(w.engagement)
+    .fetch_all(&w.db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        edges,
+        [
+            ("Billing".to_string(), "web01".to_string()),
+            ("db01".to_string(), "Billing".to_string()),
+        ],
+        "the decided roles reverse the sheet's edges"
+    );
+}
