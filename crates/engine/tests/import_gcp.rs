@@ -260,6 +260,31 @@ async fn disk_performance_and_tag_files_enrich_the_machines_imported_earlier() {
         30.0
     );
     assert_eq!(w.assets().await, 2);
+
+    // The VM inventory again: its row replaces the raw columns, the custom attributes of the
+    // companion files stay (custom attributes accumulate like attribute columns).
+    let vm_file = write(dir.path(), "vmInfo.csv", &vm_info());
+    let v = w.import(&vm_file, false).await;
+    no_rows_lost(&v);
+    assert_eq!(v.assets_created, 0, "{v:#?}");
+    let custom = w
+        .asset_value("gcp-vm-1", "raw_data->'custom_attributes'")
+        .await;
+    assert_eq!(custom["env"], "prod", "{custom}");
+    assert_eq!(custom["owner"], "ann", "{custom}");
+    assert_eq!(custom["disk_count"], 2, "{custom}");
+    assert_eq!(
+        w.asset_value("gcp-vm-1", "cpu_utilization_percent").await,
+        30.0,
+        "an attribute the inventory does not supply is kept"
+    );
+    let v = w.import(&vm_file, false).await;
+    assert_eq!(
+        (v.assets_created, v.assets_updated, v.assets_unchanged),
+        (0, 0, 2),
+        "{v:#?}"
+    );
+    assert_eq!(w.assets().await, 2);
 }
 
 #[tokio::test]

@@ -85,6 +85,8 @@ pub(super) struct Known {
     /// Fingerprints of its non-null attribute columns and `raw_data`, as they will be after
     /// this import's writes so far, sorted by column slot.
     values: Vec<(u8, u64)>,
+    /// Its custom attributes (`raw_data.custom_attributes`) as they will be.
+    custom: Map<String, Json>,
 }
 
 impl Known {
@@ -95,6 +97,7 @@ impl Known {
             created,
             new_here,
             values: Vec::new(),
+            custom: Map::new(),
         }
     }
 
@@ -113,7 +116,30 @@ impl Known {
         })
     }
 
+    /// Custom attributes accumulate like attribute columns: those of `doc`'s `raw_data` are
+    /// added to the asset's (a name it supplies replaces the value), those it does not supply
+    /// are kept. Rewrites `doc`'s `raw_data` to the accumulated set.
+    pub fn accumulate_custom(&self, doc: &mut Map<String, Json>) {
+        if self.custom.is_empty() {
+            return;
+        }
+        let Some(Json::Object(raw)) = doc.get_mut("raw_data") else {
+            return;
+        };
+        let mut custom = self.custom.clone();
+        if let Some(Json::Object(supplied)) = raw.remove("custom_attributes") {
+            custom.extend(supplied);
+        }
+        raw.insert("custom_attributes".into(), Json::Object(custom));
+    }
+
     pub fn merge(&mut self, doc: &Map<String, Json>) {
+        if let Some(Json::Object(custom)) = doc
+            .get("raw_data")
+            .and_then(|raw| raw.get("custom_attributes"))
+        {
+            self.custom = custom.clone();
+        }
         for (k, v) in doc {
             let Some(slot) = column_slot(k) else { continue };
             if v.is_null() {
