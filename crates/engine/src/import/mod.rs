@@ -4,9 +4,9 @@
 //! layouts, joins such as RVTools', the [`plan`] with each table's mapping proposal) and
 //! streamed table after table in bounded batches. Rows are staged in `import_rows`, reconciled
 //! with the engagement's assets by the ordered identity keys (source id, FQDN, host name, IP,
-//! MAC, name; the key index is loaded once, [`reconcile`]), and written as assets and
-//! dependencies; rows of asset details imported on their own enrich the stored assets
-//! ([`companion`]). Each table is reported on its own ([`tables`]).
+//! MAC, name; the key index is a temporary table of the transaction, [`reconcile`]), and
+//! written as assets and dependencies; rows of asset details imported on their own enrich the
+//! stored assets ([`companion`]). Each table is reported on its own ([`tables`]).
 //!
 //! - [`run_import`]: one shot (the CLI): approved proposals are applied, needs-review columns
 //!   are not.
