@@ -5,9 +5,10 @@
 //! (`unknown_machine`): it never creates an asset.
 //!
 //! Before reconciliation, a row takes from the stored asset its name, type and source id as
-//! stored (so only the details can change), its memory size (for the memory utilisation), its
-//! `raw_data` (kept, with the row's columns added) and its custom attributes (kept, with the
-//! row's added). Importing the same file again therefore changes nothing.
+//! stored (so only the details can change), its memory size (for the memory utilisation) and
+//! its `raw_data` (kept, with the row's columns added); its custom attributes are kept by
+//! reconciliation, like every import's. Importing the same file again therefore changes
+//! nothing.
 
 use std::collections::HashMap;
 
@@ -177,17 +178,8 @@ impl Machines {
         if let Some(t) = &m.asset_type {
             asset.values.insert(A::AssetType, Value::Text(t.clone()));
         }
+        // The stored custom attributes are kept by reconciliation (they accumulate).
         let stored = m.raw_data.as_ref().and_then(Json::as_object);
-        if let Some(custom) = stored
-            .and_then(|r| r.get("custom_attributes"))
-            .and_then(Json::as_object)
-        {
-            for (k, v) in custom {
-                if !asset.custom.contains_key(k) {
-                    asset.custom.insert(k.clone(), value_of(v));
-                }
-            }
-        }
         let mut merged: Map<String, Json> = stored.cloned().unwrap_or_default();
         if let Json::Object(raw) = &row.raw {
             for (k, v) in raw {
@@ -226,24 +218,5 @@ fn number(f: f64) -> String {
         format!("{}", f as i64)
     } else {
         format!("{f}")
-    }
-}
-
-/// A stored custom attribute as a cleansed value (written back as it was).
-fn value_of(v: &Json) -> Value {
-    match v {
-        Json::String(s) => Value::Text(s.clone()),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Number(n.as_f64().unwrap_or_default()),
-        },
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Array(items) => Value::List(
-            items
-                .iter()
-                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
-                .collect(),
-        ),
-        other => Value::Text(other.to_string()),
     }
 }
