@@ -1,121 +1,10 @@
 //! Imports of real and generated inventory files into a fresh database.
 
-use std::path::{Path, PathBuf};
+mod import_support;
 
-use modernize_engine::import::{ImportOptions, ImportReport, run_import};
-use modernize_testkit::TestDb;
-use sqlx::PgPool;
+use import_support::*;
+use modernize_engine::import::{ImportOptions, run_import};
 use uuid::Uuid;
-
-fn sample(rel: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples");
-    assert!(
-        dir.is_dir(),
-        "the sample files are missing: expected them in {} (beside the repository)",
-        dir.display()
-    );
-    let p = dir.join(rel);
-    assert!(p.is_file(), "sample {} is missing", p.display());
-    p
-}
-
-struct World {
-    db: TestDb,
-    client: Uuid,
-    engagement: Uuid,
-}
-
-async fn world() -> World {
-    let db = TestDb::new().await;
-    let (client, engagement) = tenant(&db.owner, "acme").await;
-    World {
-        db,
-        client,
-        engagement,
-    }
-}
-
-async fn tenant(owner: &PgPool, slug: &str) -> (Uuid, Uuid) {
-    let (client,): (Uuid,) = sqlx::query_as(
-        "INSERT INTO migration.client_accounts (name, slug) VALUES ($1, $1) RETURNING id",
-    )
-    .bind(slug)
-    .fetch_one(owner)
-    .await
-    .unwrap();
-    let (engagement,): (Uuid,) = sqlx::query_as(
-        "INSERT INTO migration.engagements (client_account_id, name) VALUES ($1, 'E') RETURNING id",
-    )
-    .bind(client)
-    .fetch_one(owner)
-    .await
-    .unwrap();
-    (client, engagement)
-}
-
-impl World {
-    async fn import(&self, path: &Path, dry_run: bool) -> ImportReport {
-        self.try_import(path, dry_run, u64::MAX)
-            .await
-            .unwrap_or_else(|e| panic!("import of {} failed: {} ({})", path.display(), e, e.code()))
-    }
-
-    async fn try_import(
-        &self,
-        path: &Path,
-        dry_run: bool,
-        max_bytes: u64,
-    ) -> Result<ImportReport, modernize_engine::import::FailedImport> {
-        let options = ImportOptions {
-            dry_run,
-            max_bytes: if max_bytes == u64::MAX {
-                ImportOptions::default().max_bytes
-            } else {
-                max_bytes
-            },
-            ..ImportOptions::default()
-        };
-        run_import(
-            &self.db.app,
-            self.client,
-            self.engagement,
-            path,
-            &options,
-            &mut |_| {},
-        )
-        .await
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(sql)
-            .bind(self.engagement)
-            .fetch_one(&self.db.owner)
-            .await
-            .unwrap();
-        n
-    }
-
-    async fn assets(&self) -> i64 {
-        self.count("SELECT count(*) FROM migration.assets WHERE engagement_id = $1")
-            .await
-    }
-
-    async fn session_status(&self, id: Uuid) -> (String, Option<String>) {
-        sqlx::query_as("SELECT status, error_code FROM migration.import_sessions WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.db.owner)
-            .await
-            .unwrap()
-    }
-}
-
-fn no_rows_lost(r: &ImportReport) {
-    assert_eq!(
-        r.rows_read,
-        r.rows_accepted + r.rows_fixed + r.rows_rejected,
-        "rows lost: {r:#?}"
-    );
-}
 
 #[tokio::test]
 async fn rvtools_import_reimport_and_dry_run() {
@@ -257,12 +146,6 @@ async fn konveyor_dependency_direction_orients_the_edges() {
     );
 }
 
-fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, content).unwrap();
-    p
-}
-
 const SN_HEADER: &str = "sys_id,name,sys_class_name,ip_address,fqdn,host_name,os,os_version,\
 cpu_count,ram,disk_space,environment";
 
@@ -367,7 +250,13 @@ async fn unreadable_files_fail_clearly_and_change_nothing() {
         (&big, 100, &["file_too_large"][..]),
     ] {
         let err = w
-            .try_import(path, false, max)
+            .try_import_with(
+                path,
+                &ImportOptions {
+                    max_bytes: max,
+                    ..ImportOptions::default()
+                },
+            )
             .await
             .expect_err("the import must fail");
         assert!(
@@ -417,7 +306,7 @@ async fn a_failure_while_writing_leaves_no_partial_assets() {
     }
     let file = write(dir.path(), "servers.csv", &csv);
     let err = w
-        .try_import(&file, false, u64::MAX)
+        .try_import(&file, false)
         .await
         .expect_err("the constraint fails the import");
     assert_eq!(err.code(), "database_error");
@@ -455,34 +344,6 @@ async fn another_clients_engagement_is_not_found() {
     assert_eq!(err.code(), "engagement_not_found");
     assert!(err.import_id.is_none());
     assert_eq!(w.assets().await, 0);
-}
-
-/// A CSV with the template's header line and rows giving values for some of its columns.
-fn from_template(template: &str, rows: &[&[(&str, &str)]]) -> String {
-    let header = std::fs::read_to_string(sample(&format!("headers/{template}.header.csv")))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .trim_start_matches('\u{feff}')
-        .to_string();
-    let columns: Vec<&str> = header.split(',').collect();
-    let mut out = header.clone();
-    out.push('\n');
-    for row in rows {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                row.iter()
-                    .find(|(k, _)| k == c)
-                    .map(|(_, v)| format!("\"{v}\""))
-                    .unwrap_or_default()
-            })
-            .collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
 }
 
 #[tokio::test]
@@ -713,43 +574,12 @@ async fn large_import_timing() {
 
 mod staged {
     use super::*;
-    use modernize_engine::import::{ApplyOptions, StagedImport, apply_import, stage_import};
+    use modernize_engine::import::{ApplyOptions, apply_import, stage_import};
 
     const REVIEW_CSV: &str = "Srv Name,Box Memory,Team Lead,Tier Level,ip\n\
         alpha,16,Ann,Gold,10.0.0.1\n\
         beta,32,Bob,Silver,10.0.0.2\n\
         gamma,8,Cid,Bronze,10.0.0.3\n";
-
-    async fn stage(w: &World, path: &Path) -> StagedImport {
-        stage_with(w, path, ImportOptions::default()).await
-    }
-
-    async fn stage_with(w: &World, path: &Path, options: ImportOptions) -> StagedImport {
-        stage_import(
-            &w.db.app,
-            w.client,
-            w.engagement,
-            path,
-            &options,
-            &mut |_| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("staging failed: {e} ({})", e.code()))
-    }
-
-    async fn apply(
-        w: &World,
-        id: Uuid,
-    ) -> Result<ImportReport, modernize_engine::import::FailedImport> {
-        apply_import(
-            &w.db.app,
-            w.client,
-            id,
-            &ApplyOptions::default(),
-            &mut |_| {},
-        )
-        .await
-    }
 
     async fn decide(
         w: &World,
@@ -797,7 +627,7 @@ mod staged {
             threshold: 0.99,
             ..ImportOptions::default()
         };
-        let staged = stage_with(&w, &file, options).await;
+        let staged = w.stage(&file, options).await;
         assert_eq!(staged.rows_staged, 3);
         assert!(staged.needs_review > 0, "{:#?}", staged.mappings);
         assert_eq!(w.assets().await, 0, "staging writes no asset");
@@ -805,7 +635,7 @@ mod staged {
         assert_eq!(row_statuses(&w, staged.import_id).await, ["staged"; 3]);
 
         // Applying before every column is decided is refused and changes nothing.
-        let refused = apply(&w, staged.import_id).await.unwrap_err();
+        let refused = w.apply(staged.import_id).await.unwrap_err();
         assert_eq!(refused.code(), "mapping_review_pending");
         assert_eq!(w.session_status(staged.import_id).await.0, "mapping_review");
         assert_eq!(row_statuses(&w, staged.import_id).await, ["staged"; 3]);
@@ -847,7 +677,7 @@ mod staged {
                 .await;
             }
         }
-        let report = apply(&w, staged.import_id).await.unwrap();
+        let report = w.apply(staged.import_id).await.unwrap();
         assert_eq!(report.assets_created, 3, "{report:#?}");
         no_rows_lost(&report);
         assert_eq!(w.session_status(staged.import_id).await.0, "committed");
@@ -883,7 +713,7 @@ mod staged {
         );
 
         // A committed import cannot be applied again.
-        let again = apply(&w, staged.import_id).await.unwrap_err();
+        let again = w.apply(staged.import_id).await.unwrap_err();
         assert_eq!(again.code(), "import_not_applicable");
         assert_eq!(w.assets().await, 3);
     }
@@ -892,7 +722,7 @@ mod staged {
     async fn staged_rvtools_applies_like_a_one_shot_import() {
         let w = world().await;
         let file = sample("rvtools/migration-planner__example1.xlsx");
-        let staged = stage(&w, &file).await;
+        let staged = w.stage(&file, ImportOptions::default()).await;
         assert_eq!(staged.layout, "rvtools");
         let mut pending = Vec::new();
         for m in staged
@@ -905,7 +735,7 @@ mod staged {
         for c in &pending {
             decide(&w, staged.import_id, c, "rejected", "ignore", None).await;
         }
-        let applied = apply(&w, staged.import_id).await.unwrap();
+        let applied = w.apply(staged.import_id).await.unwrap();
         let other = world().await;
         let one_shot = other.import(&file, false).await;
         assert_eq!(applied.rows_read, one_shot.rows_read);
@@ -922,7 +752,7 @@ mod staged {
     async fn a_staged_dry_run_writes_no_asset_and_ends_the_session() {
         let w = world().await;
         let file = sample("rvtools/migration-planner__example1.xlsx");
-        let staged = stage(&w, &file).await;
+        let staged = w.stage(&file, ImportOptions::default()).await;
         for m in staged
             .mappings
             .iter()
@@ -958,7 +788,7 @@ mod staged {
     async fn another_clients_staged_import_is_not_found() {
         let w = world().await;
         let file = sample("rvtools/migration-planner__example1.xlsx");
-        let staged = stage(&w, &file).await;
+        let staged = w.stage(&file, ImportOptions::default()).await;
         let (other, _) = tenant(&w.db.owner, "globex").await;
         let err = apply_import(
             &w.db.app,

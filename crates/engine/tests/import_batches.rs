@@ -2,12 +2,12 @@
 //! the database, so a row must find an asset created by a row of an earlier batch, and a
 //! dependency may name an asset of a later batch.
 
+mod import_support;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
-use modernize_engine::import::{ImportOptions, ImportReport, run_import};
-use modernize_testkit::TestDb;
-use uuid::Uuid;
+use import_support::*;
 
 /// Rows per generated file: several reader batches (1,000 rows each).
 const HOSTS: usize = 2500;
@@ -36,91 +36,22 @@ fn cmdb(path: &Path, env: &str, extra_hosts: usize) {
     std::fs::write(path, csv).unwrap();
 }
 
-struct World {
-    db: TestDb,
-    client: Uuid,
-    engagement: Uuid,
-}
-
-impl World {
-    async fn new() -> World {
-        let db = TestDb::new().await;
-        let (client, engagement): (Uuid, Uuid) = sqlx::query_as(
-            "WITH c AS (INSERT INTO migration.client_accounts (name, slug) \
-                        VALUES ('Acme', 'acme') RETURNING id) \
-             INSERT INTO migration.engagements (client_account_id, name) \
-             SELECT id, 'E' FROM c RETURNING client_account_id, id",
-        )
-        .fetch_one(&db.owner)
-        .await
-        .unwrap();
-        World {
-            db,
-            client,
-            engagement,
-        }
-    }
-
-    async fn import(&self, path: &Path, dry_run: bool) -> ImportReport {
-        let options = ImportOptions {
-            dry_run,
-            ..ImportOptions::default()
-        };
-        run_import(
-            &self.db.app,
-            self.client,
-            self.engagement,
-            path,
-            &options,
-            &mut |_| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("import failed: {e} ({})", e.code()))
-    }
-
-    async fn scalar(&self, sql: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(sql)
-            .bind(self.engagement)
-            .fetch_one(&self.db.owner)
-            .await
-            .unwrap();
-        n
-    }
-
-    async fn assets(&self) -> i64 {
-        self.scalar("SELECT count(*) FROM migration.assets WHERE engagement_id = $1")
-            .await
-    }
-
-    async fn environments(&self, env: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM migration.assets WHERE engagement_id = $1 AND environment = $2",
-        )
-        .bind(self.engagement)
-        .bind(env)
-        .fetch_one(&self.db.owner)
-        .await
-        .unwrap();
-        n
-    }
-
-    async fn edges(&self) -> Vec<(String, String)> {
-        sqlx::query_as(
-            "SELECT s.asset_name::text, t.asset_name::text FROM migration.asset_dependencies d \
-             JOIN migration.assets s ON s.id = d.source_asset_id \
-             JOIN migration.assets t ON t.id = d.target_asset_id \
-             WHERE s.engagement_id = $1 ORDER BY 1",
-        )
-        .bind(self.engagement)
-        .fetch_all(&self.db.owner)
-        .await
-        .unwrap()
-    }
+/// Assets of the engagement in that environment.
+async fn environments(w: &World, env: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM migration.assets WHERE engagement_id = $1 AND environment = $2",
+    )
+    .bind(w.engagement)
+    .bind(env)
+    .fetch_one(&w.db.owner)
+    .await
+    .unwrap();
+    n
 }
 
 #[tokio::test]
 async fn rows_find_assets_of_earlier_batches_and_references_of_later_ones() {
-    let w = World::new().await;
+    let w = world().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cmdb.csv");
     cmdb(&file, "Production", 0);
@@ -135,7 +66,7 @@ async fn rows_find_assets_of_earlier_batches_and_references_of_later_ones() {
         HOSTS as i64,
         "no duplicate across batches"
     );
-    assert_eq!(w.environments("production").await, HOSTS as i64);
+    assert_eq!(environments(&w, "production").await, HOSTS as i64);
     // Both directions across batches resolve; the unknown host is counted, not invented.
     assert_eq!(r.dependencies_created, 2, "{r:#?}");
     assert_eq!(
@@ -162,7 +93,7 @@ async fn rows_find_assets_of_earlier_batches_and_references_of_later_ones() {
 
 #[tokio::test]
 async fn a_dry_run_across_batches_reports_what_the_import_then_does_and_writes_nothing() {
-    let w = World::new().await;
+    let w = world().await;
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.csv");
     cmdb(&first, "Production", 0);
@@ -176,7 +107,7 @@ async fn a_dry_run_across_batches_reports_what_the_import_then_does_and_writes_n
     assert_eq!(dry.status, "dry_run_completed");
     assert_eq!(w.assets().await, HOSTS as i64, "a dry run creates nothing");
     assert_eq!(
-        w.environments("development").await,
+        environments(&w, "development").await,
         0,
         "nor changes anything"
     );
@@ -205,9 +136,9 @@ async fn a_dry_run_across_batches_reports_what_the_import_then_does_and_writes_n
     // The later rows' values win: the repeated hosts end in development.
     assert_eq!(real.assets_updated, REPEATS as u64, "{real:#?}");
     assert_eq!(w.assets().await, (HOSTS + 300) as i64);
-    assert_eq!(w.environments("development").await, REPEATS as i64);
+    assert_eq!(environments(&w, "development").await, REPEATS as i64);
     assert_eq!(
-        w.environments("production").await,
+        environments(&w, "production").await,
         (HOSTS + 300 - REPEATS) as i64
     );
 }

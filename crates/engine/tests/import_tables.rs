@@ -471,18 +471,8 @@ async fn relation_roles_are_decided_by_the_columns_own_sheet_in_a_mixed_workbook
     let r = w.apply(staged.import_id).await.unwrap();
     no_rows_lost(&r);
     assert_eq!(r.dependencies_created, 2, "{r:#?}");
-    let edges: Vec<(String, String)> = sqlx::query_as(
-        "SELECT s.asset_name::text, t.asset_name::text FROM migration.asset_dependencies d \
-         JOIN migration.assets s ON s.id = d.source_asset_id \
-         JOIN migration.assets t ON t.id = d.target_asset_id \
-         WHERE s.engagement_id = $1 ORDER BY 1",
-    )
-    .bind(w.engagement)
-    .fetch_all(&w.db.owner)
-    .await
-    .unwrap();
     assert_eq!(
-        edges,
+        w.edges().await,
         [
             ("Billing".to_string(), "web01".to_string()),
             ("db01".to_string(), "Billing".to_string()),

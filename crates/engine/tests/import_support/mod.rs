@@ -76,12 +76,20 @@ impl World {
             dry_run,
             ..ImportOptions::default()
         };
+        self.try_import_with(path, &options).await
+    }
+
+    pub async fn try_import_with(
+        &self,
+        path: &Path,
+        options: &ImportOptions,
+    ) -> Result<ImportReport, FailedImport> {
         run_import(
             &self.db.app,
             self.client,
             self.engagement,
             path,
-            &options,
+            options,
             &mut |_| {},
         )
         .await
@@ -132,6 +140,20 @@ impl World {
             .fetch_one(&self.db.owner)
             .await
             .unwrap()
+    }
+
+    /// The engagement's dependencies as (source name, target name), sorted.
+    pub async fn edges(&self) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT s.asset_name::text, t.asset_name::text FROM migration.asset_dependencies d \
+             JOIN migration.assets s ON s.id = d.source_asset_id \
+             JOIN migration.assets t ON t.id = d.target_asset_id \
+             WHERE s.engagement_id = $1 ORDER BY 1, 2",
+        )
+        .bind(self.engagement)
+        .fetch_all(&self.db.owner)
+        .await
+        .unwrap()
     }
 
     /// One column of the asset of that name, as JSON.
