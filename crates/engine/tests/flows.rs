@@ -834,3 +834,70 @@ async fn a_step_may_ask_for_a_decision_and_runs_again_once_approved() {
     assert_eq!(v.pending_approval.unwrap().gate, "decision");
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn a_reader_never_sees_master_and_child_apart_while_the_flow_changes() {
+    let db = TestDb::new().await;
+    let w = world(&db.owner, "alpha").await;
+    let mut tx = modernize_db::tenant::begin(&db.app, scope(w.client))
+        .await
+        .unwrap();
+    let t = modernize_domain::flow::FlowType::Planning;
+    let flow = store::create(
+        &mut tx,
+        &store::NewFlow {
+            client_account_id: w.client,
+            engagement_id: w.engagement,
+            user_id: w.user,
+            flow_type: t.as_str().into(),
+            child: t,
+            phases: t.phases().iter().map(|p| p.to_string()).collect(),
+            display_name: None,
+            config: json!({}),
+        },
+        &Actor::user(w.user),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // One task pauses and resumes the flow as fast as it can; readers look at it meanwhile.
+    // `view` asserts that the master and child statuses agree.
+    let app = db.app.clone();
+    let client = w.client;
+    let user = w.user;
+    let writer = tokio::spawn(async move {
+        for _ in 0..150 {
+            for pause in [true, false] {
+                act(&app, client, |c| {
+                    Box::pin(async move {
+                        if pause {
+                            store::pause(c, client, flow, &Actor::user(user), "test").await
+                        } else {
+                            store::resume(c, client, flow, &Actor::user(user), "test").await
+                        }
+                    })
+                })
+                .await
+                .unwrap();
+            }
+        }
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let app = db.app.clone();
+            tokio::spawn(async move {
+                let mut seen = std::collections::BTreeSet::new();
+                for _ in 0..300 {
+                    seen.insert(view(&app, client, flow).await.status);
+                }
+                seen
+            })
+        })
+        .collect();
+    for r in readers {
+        seen.extend(r.await.unwrap());
+    }
+    writer.await.unwrap();
+    assert!(seen.is_subset(&["paused".to_string(), "running".to_string()].into()));
+}

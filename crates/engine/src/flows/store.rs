@@ -337,6 +337,11 @@ type MasterRow = (
 );
 
 /// Reads one flow (`engagement_id`: only if it belongs to that engagement).
+///
+/// The master row is read `FOR KEY SHARE`: a transition holds it `FOR UPDATE` while it writes
+/// the master and child rows, so the read waits for that transition to commit (or keeps it
+/// waiting until the reader's transaction ends). The master, child and approval reads that
+/// follow therefore see one state, never a master that has not caught up with its child.
 pub async fn get(
     conn: &mut PgConnection,
     client: Uuid,
@@ -348,7 +353,8 @@ pub async fn get(
                 current_phase, child_flows, phase_history, execution_metrics, created_at, \
                 updated_at, completed_at \
            FROM migration.crewai_flow_state_extensions \
-          WHERE flow_id = $1 AND client_account_id = $2 AND ($3::uuid IS NULL OR engagement_id = $3)",
+          WHERE flow_id = $1 AND client_account_id = $2 AND ($3::uuid IS NULL OR engagement_id = $3) \
+          FOR KEY SHARE",
     )
     .bind(flow_id)
     .bind(client)
