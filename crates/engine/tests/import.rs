@@ -537,6 +537,48 @@ async fn same_name_with_different_source_ids_stays_two_assets() {
     assert_eq!(w.assets().await, 2);
 }
 
+#[tokio::test]
+async fn raw_columns_of_earlier_files_are_kept_and_reimports_change_nothing() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(
+        dir.path(),
+        "cmdb.csv",
+        "hostname,ip_address,memory_gb,rack_position\napp01,10.9.0.1,16,R12-U4\n",
+    );
+    let second = write(
+        dir.path(),
+        "hosts.csv",
+        "hostname,cpu_cores,rack_position\napp01,8,R14-U2\n",
+    );
+    assert_eq!(w.import(&first, false).await.assets_created, 1);
+    let r = w.import(&second, false).await;
+    assert_eq!((r.assets_created, r.assets_updated), (0, 1), "{r:#?}");
+    let raw = w.asset_value("app01", "raw_data").await;
+    assert_eq!(
+        raw["ip_address"], "10.9.0.1",
+        "the first file's column stays: {raw}"
+    );
+    assert_eq!(raw["memory_gb"], "16", "{raw}");
+    assert_eq!(raw["cpu_cores"], "8", "{raw}");
+    assert_eq!(
+        raw["rack_position"], "R14-U2",
+        "the later value wins: {raw}"
+    );
+    assert_eq!(w.asset_value("app01", "memory_gb").await, 16.0);
+    assert_eq!(w.asset_value("app01", "cpu_cores").await, 8);
+
+    // Each file again: only the value it changes back is an update; then nothing changes.
+    let again = w.import(&first, false).await;
+    assert_eq!((again.assets_updated, again.assets_unchanged), (1, 0));
+    let raw = w.asset_value("app01", "raw_data").await;
+    assert_eq!(raw["rack_position"], "R12-U4", "{raw}");
+    assert_eq!(raw["cpu_cores"], "8", "{raw}");
+    let again = w.import(&first, false).await;
+    assert_eq!((again.assets_updated, again.assets_unchanged), (0, 1));
+    assert_eq!(w.assets().await, 1);
+}
+
 /// `cargo test -p modernize-engine --test import -- --ignored --nocapture`: time of a
 /// 50,000-row import and of its re-import.
 #[tokio::test]

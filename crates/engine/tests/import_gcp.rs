@@ -261,12 +261,24 @@ async fn disk_performance_and_tag_files_enrich_the_machines_imported_earlier() {
     );
     assert_eq!(w.assets().await, 2);
 
-    // The VM inventory again: its row replaces the raw columns, the custom attributes of the
-    // companion files stay (custom attributes accumulate like attribute columns).
+    // The VM inventory again: the raw columns and custom attributes of the companion files
+    // stay (raw_data accumulates like the attribute columns).
+    let before = w.asset_value("gcp-vm-1", "raw_data").await;
     let vm_file = write(dir.path(), "vmInfo.csv", &vm_info());
     let v = w.import(&vm_file, false).await;
     no_rows_lost(&v);
     assert_eq!(v.assets_created, 0, "{v:#?}");
+    let after = w.asset_value("gcp-vm-1", "raw_data").await;
+    let companion_columns: Vec<&String> = before
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("diskInfo.") || k.starts_with("perfInfo."))
+        .collect();
+    assert!(!companion_columns.is_empty(), "{before}");
+    for k in companion_columns {
+        assert_eq!(after[k], before[k], "{k} kept: {after}");
+    }
     let custom = w
         .asset_value("gcp-vm-1", "raw_data->'custom_attributes'")
         .await;

@@ -5,8 +5,8 @@
 //! (`unknown_machine`): it never creates an asset.
 //!
 //! Before reconciliation, a row takes from the stored asset its name, type and source id as
-//! stored (so only the details can change), its memory size (for the memory utilisation) and
-//! its `raw_data` (kept, with the row's columns added); its custom attributes are kept by
+//! stored (so only the details can change) and its memory size (for the memory utilisation).
+//! Its `raw_data` keeps its columns and custom attributes, with the row's added, by
 //! reconciliation, like every import's. Importing the same file again therefore changes
 //! nothing.
 
@@ -29,7 +29,6 @@ struct Machine {
     name: String,
     asset_type: Option<String>,
     memory_gb: Option<f64>,
-    raw_data: Option<Json>,
 }
 
 /// The stored assets of the engagement that a batch of detail rows refers to, by source id.
@@ -53,13 +52,13 @@ impl Lookup<'_> {
         tx: &mut Tx,
         ids: Vec<String>,
     ) -> Result<Machines, ImportError> {
-        type Found = (String, String, Option<String>, Option<f64>, Option<Json>);
+        type Found = (String, String, Option<String>, Option<f64>);
         let rows: Vec<Found> = if ids.is_empty() {
             Vec::new()
         } else {
             sqlx::query_as(
                 "SELECT DISTINCT ON (a.source_id) a.source_id, a.asset_name, a.asset_type, \
-                        a.memory_gb, a.raw_data \
+                        a.memory_gb \
                  FROM migration.assets AS a \
                  WHERE a.client_account_id = $1 AND a.engagement_id = $2 \
                    AND a.source_system = $3 AND a.source_id = ANY($4) \
@@ -76,13 +75,12 @@ impl Lookup<'_> {
             source_system: self.source_system.to_string(),
             by_id: rows
                 .into_iter()
-                .map(|(source_id, name, asset_type, memory_gb, raw_data)| {
+                .map(|(source_id, name, asset_type, memory_gb)| {
                     let m = Machine {
                         source_id: source_id.clone(),
                         name,
                         asset_type,
                         memory_gb,
-                        raw_data,
                     };
                     (source_id, m)
                 })
@@ -178,15 +176,6 @@ impl Machines {
         if let Some(t) = &m.asset_type {
             asset.values.insert(A::AssetType, Value::Text(t.clone()));
         }
-        // The stored custom attributes are kept by reconciliation (they accumulate).
-        let stored = m.raw_data.as_ref().and_then(Json::as_object);
-        let mut merged: Map<String, Json> = stored.cloned().unwrap_or_default();
-        if let Json::Object(raw) = &row.raw {
-            for (k, v) in raw {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
-        row.raw = Json::Object(merged);
         (row, staged)
     }
 }

@@ -37,6 +37,9 @@ fn value_fingerprint(value: &Json) -> u64 {
     }
 }
 
+/// The key of `raw_data` that holds the custom attributes.
+const CUSTOM: &str = "custom_attributes";
+
 /// The position of a column of the asset document in [`Known::values`].
 fn column_slot(column: &str) -> Option<u8> {
     if column == "raw_data" {
@@ -85,8 +88,8 @@ pub(super) struct Known {
     /// Fingerprints of its non-null attribute columns and `raw_data`, as they will be after
     /// this import's writes so far, sorted by column slot.
     values: Vec<(u8, u64)>,
-    /// Its custom attributes (`raw_data.custom_attributes`) as they will be.
-    custom: Map<String, Json>,
+    /// Its `raw_data` (source columns and `custom_attributes`) as it will be.
+    raw: Map<String, Json>,
 }
 
 impl Known {
@@ -97,7 +100,7 @@ impl Known {
             created,
             new_here,
             values: Vec::new(),
-            custom: Map::new(),
+            raw: Map::new(),
         }
     }
 
@@ -116,29 +119,32 @@ impl Known {
         })
     }
 
-    /// Custom attributes accumulate like attribute columns: those of `doc`'s `raw_data` are
-    /// added to the asset's (a name it supplies replaces the value), those it does not supply
-    /// are kept. Rewrites `doc`'s `raw_data` to the accumulated set.
-    pub fn accumulate_custom(&self, doc: &mut Map<String, Json>) {
-        if self.custom.is_empty() {
+    /// `raw_data` accumulates like the attribute columns: the source columns of `doc`'s
+    /// `raw_data` are added to the asset's (a column it supplies replaces the value), those it
+    /// does not supply are kept, and so are custom attributes (`custom_attributes`) by name.
+    /// Rewrites `doc`'s `raw_data` to the accumulated document.
+    pub fn accumulate_raw(&self, doc: &mut Map<String, Json>) {
+        if self.raw.is_empty() {
             return;
         }
-        let Some(Json::Object(raw)) = doc.get_mut("raw_data") else {
+        let Some(Json::Object(supplied)) = doc.get_mut("raw_data") else {
             return;
         };
-        let mut custom = self.custom.clone();
-        if let Some(Json::Object(supplied)) = raw.remove("custom_attributes") {
-            custom.extend(supplied);
+        let mut raw = self.raw.clone();
+        for (k, v) in std::mem::take(supplied) {
+            match (k.as_str(), v, raw.get_mut(CUSTOM)) {
+                (CUSTOM, Json::Object(custom), Some(Json::Object(kept))) => kept.extend(custom),
+                (_, v, _) => {
+                    raw.insert(k, v);
+                }
+            }
         }
-        raw.insert("custom_attributes".into(), Json::Object(custom));
+        *supplied = raw;
     }
 
     pub fn merge(&mut self, doc: &Map<String, Json>) {
-        if let Some(Json::Object(custom)) = doc
-            .get("raw_data")
-            .and_then(|raw| raw.get("custom_attributes"))
-        {
-            self.custom = custom.clone();
+        if let Some(Json::Object(raw)) = doc.get("raw_data") {
+            self.raw = raw.clone();
         }
         for (k, v) in doc {
             let Some(slot) = column_slot(k) else { continue };

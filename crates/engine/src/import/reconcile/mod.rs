@@ -272,7 +272,7 @@ impl Reconciler {
         let (id, action) = match index.find_consistent(&keys) {
             Some(slot) => {
                 let known = &mut index.assets[slot];
-                known.accumulate_custom(&mut new);
+                known.accumulate_raw(&mut new);
                 let changed = known.differs(&new);
                 if changed {
                     known.merge(&new);
