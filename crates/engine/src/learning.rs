@@ -22,7 +22,9 @@
 //!   Each hint carries its pattern's id as [`LearnedCorrection::reference`].
 //! - **Usage.** An import whose proposed mapping applies a pattern (same or similar name)
 //!   counts it: [`record_applied`] adds 1 to `applied_count` and sets `last_applied_at`, in the
-//!   import's own transaction (a failed import counts nothing).
+//!   import's own transaction (a failed import counts nothing). When the import commits,
+//!   [`record_outcomes`] sets `success_rate`: the share of the pattern's decided uses whose
+//!   column was applied to the pattern's target rather than edited elsewhere or rejected.
 //! - **Isolation.** Everything runs on the caller's connection, whose transaction must be
 //!   scoped to the client (`modernize_db::tenant::begin`): row-level security applies on top of
 //!   the `client_account_id` filter of every query, so patterns never cross clients.
@@ -433,6 +435,52 @@ pub async fn record_applied(
     )
     .bind(client_account_id)
     .bind(&ids)
+    .bind(INSIGHT_TYPE)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Settles the outcomes of the learned patterns that proposed column mappings of the committed
+/// import `import_id`: each pattern's `success_rate` becomes the share of its decided uses, over
+/// every committed import of the client, whose column was applied to the pattern's target.
+/// A use is decided once the column is approved, edited or rejected (a column left for review
+/// by a one-shot import is not); it is overridden when a person sent the column elsewhere
+/// (edited to another target, or rejected: ignored). Recomputed from the mappings, so it is
+/// exact and the same however often it runs. Runs on the caller's tenant-scoped transaction.
+pub async fn record_outcomes(
+    conn: &mut PgConnection,
+    client_account_id: Uuid,
+    import_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "WITH used AS ( \
+             SELECT DISTINCT learned_pattern_id AS id FROM migration.import_column_mappings \
+              WHERE import_session_id = $1 AND client_account_id = $2 \
+                AND learned_pattern_id IS NOT NULL), \
+         applied AS ( \
+             SELECT m.learned_pattern_id AS id, \
+                    CASE WHEN m.status = 'rejected' THEN 'ignore' ELSE m.target_kind END AS kind, \
+                    CASE WHEN m.status = 'rejected' OR m.target_kind = 'ignore' THEN NULL \
+                         ELSE m.target END AS target \
+               FROM migration.import_column_mappings AS m \
+               JOIN migration.import_sessions AS s \
+                 ON s.id = m.import_session_id AND s.client_account_id = m.client_account_id \
+              WHERE m.client_account_id = $2 AND m.learned_pattern_id IN (SELECT id FROM used) \
+                AND m.status <> 'needs_review' AND s.status = 'committed'), \
+         rates AS ( \
+             SELECT a.id, avg(CASE WHEN a.kind = p.raw_evidence->'corrected'->>'kind' \
+                                    AND a.target IS NOT DISTINCT FROM \
+                                        p.raw_evidence->'corrected'->>'target' \
+                                   THEN 1.0 ELSE 0.0 END)::float8 AS rate \
+               FROM applied AS a JOIN migration.agent_learning_patterns AS p ON p.id = a.id \
+              GROUP BY a.id) \
+         UPDATE migration.agent_learning_patterns AS p SET success_rate = r.rate \
+           FROM rates AS r \
+          WHERE p.id = r.id AND p.client_account_id = $2 AND p.insight_type = $3",
+    )
+    .bind(import_id)
+    .bind(client_account_id)
     .bind(INSIGHT_TYPE)
     .execute(&mut *conn)
     .await?;

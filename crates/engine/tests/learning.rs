@@ -431,3 +431,152 @@ async fn a_learned_pattern_counts_each_import_whose_proposal_applies_it() {
     assert_eq!(usage(&db, exact).await, (2, true));
     assert_eq!(usage(&db, similar).await, (2, true));
 }
+
+async fn success_rate(db: &TestDb, pattern: Uuid) -> Option<f64> {
+    let (rate,): (Option<f64>,) =
+        sqlx::query_as("SELECT success_rate FROM migration.agent_learning_patterns WHERE id = $1")
+            .bind(pattern)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    rate
+}
+
+#[tokio::test]
+async fn success_rate_is_the_share_of_committed_uses_that_kept_the_pattern() {
+    let db = TestDb::new().await;
+    let (a, ea) = tenant(&db.owner, "alpha").await;
+    let user = {
+        let mut conn = db.owner.acquire().await.unwrap();
+        let UserId(id) =
+            modernize_db::identity::create_user(&mut conn, "analyst@alpha.example", None, None)
+                .await
+                .unwrap();
+        id
+    };
+    let pattern = record(
+        &db,
+        &correction(a, "Srv Name", "custom", Some("server_alias")),
+    )
+    .await;
+    let options = ImportOptions::default();
+    let apply = |import: Uuid| {
+        let app = db.app.clone();
+        async move {
+            apply_import(
+                &app,
+                a,
+                import,
+                &ApplyOptions {
+                    dry_run: false,
+                    user_id: Some(user),
+                },
+                &mut |_| {},
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // Used and kept: known once the import commits.
+    let file = csv_file(FIRST);
+    let first = stage_import(&db.app, a, ea, file.path(), &options, &mut |_| {})
+        .await
+        .unwrap();
+    let (learned,): (Option<Uuid>,) = sqlx::query_as(
+        "SELECT learned_pattern_id FROM migration.import_column_mappings \
+          WHERE import_session_id = $1 AND source_column = 'Srv Name'",
+    )
+    .bind(first.import_id)
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(learned, Some(pattern));
+    assert_eq!(success_rate(&db, pattern).await, None, "not committed yet");
+    let mut tx = modernize_db::tenant::begin(&db.app, scope(a))
+        .await
+        .unwrap();
+    import_review::decide(
+        &mut tx,
+        &DecisionRequest {
+            client_account_id: a,
+            engagement_id: ea,
+            import_id: first.import_id,
+            user_id: user,
+            decisions: &[],
+            approve_all: true,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(apply(first.import_id).await.status, "committed");
+    assert_eq!(success_rate(&db, pattern).await, Some(1.0));
+
+    // Used and overridden by the analyst: half of the uses kept it.
+    let file = csv_file(SECOND);
+    let second = stage_import(&db.app, a, ea, file.path(), &options, &mut |_| {})
+        .await
+        .unwrap();
+    let mut tx = modernize_db::tenant::begin(&db.app, scope(a))
+        .await
+        .unwrap();
+    import_review::decide(
+        &mut tx,
+        &DecisionRequest {
+            client_account_id: a,
+            engagement_id: ea,
+            import_id: second.import_id,
+            user_id: user,
+            decisions: &[DecisionInput {
+                source_column: Some("SrvName".into()),
+                action: Some("edit".into()),
+                target_kind: Some("custom".into()),
+                target: Some("dns_alias".into()),
+                ..Default::default()
+            }],
+            approve_all: true,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        success_rate(&db, pattern).await,
+        Some(1.0),
+        "until it commits"
+    );
+    assert_eq!(apply(second.import_id).await.status, "committed");
+    assert_eq!(success_rate(&db, pattern).await, Some(0.5));
+
+    // The analyst's new correction is the one the next import uses, and keeps.
+    let (newer,): (Uuid,) = sqlx::query_as(
+        "SELECT id FROM migration.agent_learning_patterns \
+          WHERE raw_evidence->'corrected'->>'target' = 'dns_alias'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    let run = |dry_run: bool| {
+        let options = ImportOptions {
+            dry_run,
+            ..ImportOptions::default()
+        };
+        let (app, path) = (db.app.clone(), file.path().to_path_buf());
+        async move {
+            modernize_engine::import::run_import(&app, a, ea, &path, &options, &mut |_| {})
+                .await
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(run(true).await, "dry_run_completed");
+    assert_eq!(
+        success_rate(&db, newer).await,
+        None,
+        "a dry run settles nothing"
+    );
+    assert_eq!(run(false).await, "committed");
+    assert_eq!(success_rate(&db, newer).await, Some(1.0));
+    assert_eq!(success_rate(&db, pattern).await, Some(0.5));
+}

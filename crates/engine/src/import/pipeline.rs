@@ -158,7 +158,7 @@ pub(super) async fn one_shot(
         );
     }
     let mut tx = begin(pool, scope).await?;
-    store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    store::write_mappings(&mut tx, import_id, client, &plan).await?;
     crate::learning::record_applied(&mut tx, client, &plan.proposed()).await?;
     let target = Target {
         client,
@@ -214,7 +214,7 @@ pub(super) async fn one_shot(
     let mut report = rec.finish(&mut tx, progress).await?;
     report.tables = counts;
     progress(Progress::Committing);
-    store::finish_session(&mut tx, import_id, &report).await?;
+    store::finish_session(&mut tx, import_id, client, &report).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -247,7 +247,7 @@ pub(super) async fn stage(
     let client = client_of(scope)?;
     let (plan, mut rx, reader) = start_reader(path, options, learned, Mode::Stage).await?;
     let mut tx = begin(pool, scope).await?;
-    store::write_mappings(&mut tx, import_id, client, &plan.mappings).await?;
+    store::write_mappings(&mut tx, import_id, client, &plan).await?;
     crate::learning::record_applied(&mut tx, client, &plan.proposed()).await?;
     let mut rows = 0u64;
     let mut per_table = vec![0u64; plan.tables.len()];
@@ -358,7 +358,7 @@ pub(super) async fn apply(
     let mut report = rec.finish(&mut tx, progress).await?;
     report.tables = counts;
     progress(Progress::Committing);
-    store::finish_session(&mut tx, import_id, &report).await?;
+    store::finish_session(&mut tx, import_id, client, &report).await?;
     super::apply_failure::clear(&mut tx, import_id).await?;
     tx.commit().await?;
     Ok(report)

@@ -95,6 +95,20 @@ impl Plan {
             .collect()
     }
 
+    /// The learned pattern each proposed column mapping applies: (table, source column,
+    /// pattern id).
+    pub fn learned_patterns(&self) -> Vec<(&str, &str, uuid::Uuid)> {
+        self.tables
+            .iter()
+            .flat_map(|t| {
+                t.proposed.iter().filter_map(|m| {
+                    let id = m.learned_reference.as_deref()?.parse().ok()?;
+                    Some((t.detection.table.as_str(), m.source_column.as_str(), id))
+                })
+            })
+            .collect()
+    }
+
     /// The plan of the tables (at least one), in import order.
     pub fn new(
         format: String,

@@ -154,17 +154,27 @@ pub(super) async fn stage_rows(
     Ok(())
 }
 
+/// Writes the proposed column mappings of `plan`, each with the learned pattern it applies.
 pub(super) async fn write_mappings(
     tx: &mut Tx,
     import_id: Uuid,
     client: Uuid,
-    mappings: &[MappingRow],
+    plan: &Plan,
 ) -> Result<(), ImportError> {
-    let rows: Vec<Json> = mappings
+    let learned = plan.learned_patterns();
+    let pattern_of = |m: &MappingRow| {
+        learned
+            .iter()
+            .find(|(t, c, _)| *t == m.table && *c == m.source_column)
+            .map(|l| l.2)
+    };
+    let rows: Vec<Json> = plan
+        .mappings
         .iter()
         .enumerate()
         .map(|(i, m)| {
             serde_json::json!({
+                "learned_pattern_id": pattern_of(m),
                 "table_name": truncate(&m.table, 255),
                 "source_column": truncate(&m.source_column, 255),
                 "column_index": i,
@@ -179,12 +189,12 @@ pub(super) async fn write_mappings(
     sqlx::query(
         "INSERT INTO migration.import_column_mappings \
             (import_session_id, client_account_id, table_name, source_column, column_index, \
-             target, target_kind, confidence, status, reason) \
+             target, target_kind, confidence, status, reason, learned_pattern_id) \
          SELECT $1, $2, r.table_name, r.source_column, r.column_index, r.target, r.target_kind, \
-                r.confidence, r.status, r.reason \
+                r.confidence, r.status, r.reason, r.learned_pattern_id \
          FROM jsonb_to_recordset($3) AS r(table_name text, source_column text, \
               column_index integer, target text, target_kind text, confidence float8, \
-              status text, reason text) \
+              status text, reason text, learned_pattern_id uuid) \
          ON CONFLICT DO NOTHING",
     )
     .bind(import_id)
@@ -275,9 +285,12 @@ pub(super) async fn update_assets(
     Ok(())
 }
 
+/// Ends the session with its report; a committed import also settles the outcomes of the
+/// learned patterns its mapping applied ([`crate::learning::record_outcomes`]).
 pub(super) async fn finish_session(
     tx: &mut Tx,
     import_id: Uuid,
+    client: Uuid,
     report: &ImportReport,
 ) -> Result<(), ImportError> {
     sqlx::query(
@@ -303,6 +316,9 @@ pub(super) async fn finish_session(
     .bind(serde_json::to_value(report).unwrap_or_default())
     .execute(&mut **tx)
     .await?;
+    if report.status == "committed" {
+        crate::learning::record_outcomes(tx, client, import_id).await?;
+    }
     Ok(())
 }
 
