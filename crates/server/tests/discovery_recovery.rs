@@ -2,8 +2,9 @@
 //! apply the inventory refuses leaves nothing written and the staged rows kept, the mapping is
 //! fixed through the review API and the flow retried, and the assets appear exactly once;
 //! uploads have their own time limit (`imports.upload_timeout_secs`), longer than the
-//! requests' (`server.request_timeout_secs`), and a slow upload past it is refused with
-//! `upload_timeout`, leaving nothing on disk and no flow.
+//! requests' (`server.request_timeout_secs`), and a slow upload past it, or one that stalls past
+//! `imports.upload_idle_timeout_secs`, is refused with `upload_timeout`, leaving nothing on
+//! disk and no flow.
 
 mod assets_support;
 mod common;
@@ -241,6 +242,46 @@ async fn an_upload_has_its_own_time_limit() {
         "{v}"
     );
     assert!(started.elapsed() >= Duration::from_secs(8));
+    assert_eq!(
+        files_under(&s.upload_dir),
+        accepted,
+        "the cut upload left nothing"
+    );
+    assert_eq!(s.flows().await, 1, "no flow for the cut upload");
+    s.stop();
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_cut_by_the_idle_limit() {
+    let s = setup_with(|imports, _| {
+        imports.upload_timeout_secs = 60;
+        imports.upload_idle_timeout_secs = 3;
+    })
+    .await;
+    let body = form(&[
+        ("file", Some("servers.csv"), CSV.as_bytes()),
+        ("threshold", None, b"1"),
+    ]);
+
+    // Longer than the idle limit in all, but never silent that long: accepted.
+    let (status, v) = slow_upload(&s, &body, 6, Duration::from_secs(1)).await;
+    assert_eq!(status, 202, "{v}");
+    let accepted = files_under(&s.upload_dir);
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+
+    // Silent past the idle limit: cut long before the whole upload's limit, nothing kept.
+    let started = Instant::now();
+    let (status, v) = slow_upload(&s, &body, 2, Duration::from_secs(8)).await;
+    assert_eq!(status, 408, "{v}");
+    assert_eq!(v["error"]["code"], "upload_timeout", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("imports.upload_idle_timeout_secs"),
+        "{v}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(
         files_under(&s.upload_dir),
         accepted,

@@ -22,6 +22,9 @@ pub struct ImportSettings {
     /// `server.request_timeout_secs` for the upload route only, so that large files on slow
     /// links are not cut.
     pub upload_timeout_secs: u64,
+    /// An upload that sends nothing for this many seconds is cut (a stalled client does not
+    /// hold its connection and partial file until `upload_timeout_secs`).
+    pub upload_idle_timeout_secs: u64,
 }
 
 impl Default for ImportSettings {
@@ -32,6 +35,7 @@ impl Default for ImportSettings {
             threshold: 0.8,
             failed_retention_hours: 7 * 24,
             upload_timeout_secs: 3600,
+            upload_idle_timeout_secs: 300,
         }
     }
 }
@@ -50,6 +54,9 @@ impl ImportSettings {
         }
         if self.upload_timeout_secs == 0 {
             return Err("imports.upload_timeout_secs must be at least 1".into());
+        }
+        if self.upload_idle_timeout_secs == 0 {
+            return Err("imports.upload_idle_timeout_secs must be at least 1".into());
         }
         Ok(())
     }
@@ -130,6 +137,16 @@ mod tests {
             bad.validate()
                 .unwrap_err()
                 .contains("imports.upload_timeout_secs")
+        );
+        assert_eq!(d.upload_idle_timeout_secs, 300);
+        let bad = ImportSettings {
+            upload_idle_timeout_secs: 0,
+            ..ImportSettings::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("imports.upload_idle_timeout_secs")
         );
     }
 }

@@ -80,7 +80,8 @@ pub struct DiscoveryImport {
 /// (mapping review: the flow waits for approval while column mappings need review; then
 /// cleansing, identity reconciliation, dependencies, all or nothing) and reporting. The flow's
 /// progress and report are read with the flows API (`Location`). The upload must finish within
-/// `imports.upload_timeout_secs` (408 `upload_timeout` otherwise; nothing is kept).
+/// `imports.upload_timeout_secs` and never send nothing for `imports.upload_idle_timeout_secs`
+/// (408 `upload_timeout` otherwise; nothing is kept).
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/engagements/{engagement_id}/discovery/imports",
     tag = "discovery",
     params(("client_id" = Uuid, Path), ("engagement_id" = Uuid, Path)),
@@ -282,6 +283,25 @@ fn malformed(e: MultipartError) -> ApiError {
     )
 }
 
+/// The next piece of the multipart body, or `upload_timeout` when the client sends nothing for
+/// `imports.upload_idle_timeout_secs`.
+async fn within_idle_limit<T>(
+    settings: &ImportSettings,
+    next: impl Future<Output = Result<T, MultipartError>>,
+) -> Result<T, ApiError> {
+    let limit = settings.upload_idle_timeout_secs;
+    match tokio::time::timeout(std::time::Duration::from_secs(limit), next).await {
+        Ok(piece) => piece.map_err(malformed),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::UploadTimeout,
+            format!(
+                "the upload sent nothing for {limit} s (imports.upload_idle_timeout_secs); \
+                 nothing was stored"
+            ),
+        )),
+    }
+}
+
 fn field_error(field: &str, message: &str) -> ApiError {
     ApiError::validation(vec![crate::error::FieldError {
         field: field.into(),
@@ -295,7 +315,7 @@ async fn read_form(
     dir: &Path,
 ) -> Result<Form, ApiError> {
     let mut form = Form::default();
-    while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+    while let Some(field) = within_idle_limit(settings, multipart.next_field()).await? {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "file" => {
@@ -305,7 +325,7 @@ async fn read_form(
                 form.file = Some(store_file(field, settings, dir).await?);
             }
             "dry_run" | "threshold" | "source_system" => {
-                let value = small_text(field, &name).await?;
+                let value = small_text(field, &name, settings).await?;
                 let slot = match name.as_str() {
                     "dry_run" => &mut form.dry_run,
                     "threshold" => &mut form.threshold,
@@ -325,9 +345,13 @@ async fn read_form(
 }
 
 /// A short text field (at most 1 KiB).
-async fn small_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError> {
+async fn small_text(
+    mut field: Field<'_>,
+    name: &str,
+    settings: &ImportSettings,
+) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+    while let Some(chunk) = within_idle_limit(settings, field.chunk()).await? {
         bytes.extend_from_slice(&chunk);
         if bytes.len() > 1024 {
             return Err(field_error(name, "longer than 1024 bytes"));
@@ -378,7 +402,7 @@ async fn store_file(
         .map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+    while let Some(chunk) = within_idle_limit(settings, field.chunk()).await? {
         size += chunk.len() as u64;
         if size > settings.max_upload_bytes {
             return Err(too_large(settings.max_upload_bytes));
