@@ -378,12 +378,9 @@ async fn rejecting_fails_the_flow_and_a_failed_phase_can_be_retried() {
     worker.stop().await;
 }
 
-#[tokio::test]
-async fn a_product_flow_without_steps_waits_at_its_first_phase() {
-    let db = TestDb::new().await;
-    let w = world(&db.owner, "alpha").await;
-    let worker = start_worker(&db.app, FlowRegistry::product());
-    let mut tx = modernize_db::tenant::begin(&db.app, scope(w.client))
+/// Creates (and starts) a planning flow: a product flow type without registered steps.
+async fn create_planning_flow(app: &PgPool, w: &World) -> Uuid {
+    let mut tx = modernize_db::tenant::begin(app, scope(w.client))
         .await
         .unwrap();
     let t = modernize_domain::flow::FlowType::Planning;
@@ -404,6 +401,15 @@ async fn a_product_flow_without_steps_waits_at_its_first_phase() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    flow
+}
+
+#[tokio::test]
+async fn a_product_flow_without_steps_waits_at_its_first_phase() {
+    let db = TestDb::new().await;
+    let w = world(&db.owner, "alpha").await;
+    let worker = start_worker(&db.app, FlowRegistry::product());
+    let flow = create_planning_flow(&db.app, &w).await;
     let start = std::time::Instant::now();
     let v = loop {
         let v = view(&db.app, w.client, flow).await;
@@ -839,27 +845,7 @@ async fn a_step_may_ask_for_a_decision_and_runs_again_once_approved() {
 async fn a_reader_never_sees_master_and_child_apart_while_the_flow_changes() {
     let db = TestDb::new().await;
     let w = world(&db.owner, "alpha").await;
-    let mut tx = modernize_db::tenant::begin(&db.app, scope(w.client))
-        .await
-        .unwrap();
-    let t = modernize_domain::flow::FlowType::Planning;
-    let flow = store::create(
-        &mut tx,
-        &store::NewFlow {
-            client_account_id: w.client,
-            engagement_id: w.engagement,
-            user_id: w.user,
-            flow_type: t.as_str().into(),
-            child: t,
-            phases: t.phases().iter().map(|p| p.to_string()).collect(),
-            display_name: None,
-            config: json!({}),
-        },
-        &Actor::user(w.user),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let flow = create_planning_flow(&db.app, &w).await;
     // One task pauses and resumes the flow as fast as it can; readers look at it meanwhile.
     // `view` asserts that the master and child statuses agree.
     let app = db.app.clone();

@@ -60,6 +60,16 @@ fn correction(client: Uuid, column: &str, kind: &str, target: Option<&str>) -> M
     }
 }
 
+/// A user of the platform who reviews mappings.
+async fn analyst(db: &TestDb) -> Uuid {
+    let mut conn = db.owner.acquire().await.unwrap();
+    let UserId(id) =
+        modernize_db::identity::create_user(&mut conn, "analyst@alpha.example", None, None)
+            .await
+            .unwrap();
+    id
+}
+
 async fn record(db: &TestDb, c: &MappingCorrection) -> Uuid {
     let mut tx = modernize_db::tenant::begin(&db.app, scope(c.client_account_id))
         .await
@@ -215,14 +225,7 @@ async fn the_next_import_proposes_the_corrected_mapping() {
     let db = TestDb::new().await;
     let (a, ea) = tenant(&db.owner, "alpha").await;
     let (b, eb) = tenant(&db.owner, "beta").await;
-    let user = {
-        let mut conn = db.owner.acquire().await.unwrap();
-        let UserId(id) =
-            modernize_db::identity::create_user(&mut conn, "analyst@alpha.example", None, None)
-                .await
-                .unwrap();
-        id
-    };
+    let user = analyst(&db).await;
     let options = ImportOptions::default();
     let file = csv_file(FIRST);
     let staged = stage_import(&db.app, a, ea, file.path(), &options, &mut |_| {})
@@ -446,14 +449,7 @@ async fn success_rate(db: &TestDb, pattern: Uuid) -> Option<f64> {
 async fn success_rate_is_the_share_of_committed_uses_that_kept_the_pattern() {
     let db = TestDb::new().await;
     let (a, ea) = tenant(&db.owner, "alpha").await;
-    let user = {
-        let mut conn = db.owner.acquire().await.unwrap();
-        let UserId(id) =
-            modernize_db::identity::create_user(&mut conn, "analyst@alpha.example", None, None)
-                .await
-                .unwrap();
-        id
-    };
+    let user = analyst(&db).await;
     let pattern = record(
         &db,
         &correction(a, "Srv Name", "custom", Some("server_alias")),

@@ -208,6 +208,14 @@ async fn slow_upload(
     (status, json)
 }
 
+/// The answer to an upload cut by the time limit `setting`.
+fn assert_cut(status: u16, v: &Value, setting: &str) {
+    assert_eq!(status, 408, "{v}");
+    assert_eq!(v["error"]["code"], "upload_timeout", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains(setting), "{v}");
+}
+
 #[tokio::test]
 async fn an_upload_has_its_own_time_limit() {
     let s = setup_with(|imports, server| {
@@ -232,15 +240,7 @@ async fn an_upload_has_its_own_time_limit() {
     // Stalled past the upload's limit: refused with its own code, nothing kept.
     let started = Instant::now();
     let (status, v) = slow_upload(&s, &body, 2, Duration::from_secs(10)).await;
-    assert_eq!(status, 408, "{v}");
-    assert_eq!(v["error"]["code"], "upload_timeout", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("imports.upload_timeout_secs"),
-        "{v}"
-    );
+    assert_cut(status, &v, "imports.upload_timeout_secs");
     assert!(started.elapsed() >= Duration::from_secs(8));
     assert_eq!(
         files_under(&s.upload_dir),
@@ -272,15 +272,7 @@ async fn a_stalled_upload_is_cut_by_the_idle_limit() {
     // Silent past the idle limit: cut long before the whole upload's limit, nothing kept.
     let started = Instant::now();
     let (status, v) = slow_upload(&s, &body, 2, Duration::from_secs(8)).await;
-    assert_eq!(status, 408, "{v}");
-    assert_eq!(v["error"]["code"], "upload_timeout", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("imports.upload_idle_timeout_secs"),
-        "{v}"
-    );
+    assert_cut(status, &v, "imports.upload_idle_timeout_secs");
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(
         files_under(&s.upload_dir),
