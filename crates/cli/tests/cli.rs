@@ -178,9 +178,8 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
-#[tokio::test]
-async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
-    let db = TestDb::empty().await;
+/// Starts `serve` on a free port; returns the process and its base URL once it listens.
+fn start_serve(db: &TestDb) -> (ChildGuard, String) {
     let mut process = ChildGuard(
         modernize()
             .env("DATABASE_URL", db.owner_url())
@@ -193,24 +192,57 @@ async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
     let mut lines = BufReader::new(process.0.stdout.take().unwrap()).lines();
     let line = lines.next().expect("a line").unwrap();
     let base = line.strip_prefix("listening on ").expect(&line).to_string();
+    (process, base)
+}
+
+/// (demo clients, engagements, assets, dependencies, import sessions), as the owner sees them.
+async fn demo_counts(db: &TestDb) -> (i64, i64, i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM migration.client_accounts WHERE slug = 'demo'), \
+                (SELECT count(*) FROM migration.engagements), \
+                (SELECT count(*) FROM migration.assets WHERE source_system = 'demo_cmdb'), \
+                (SELECT count(*) FROM migration.asset_dependencies), \
+                (SELECT count(*) FROM migration.import_sessions WHERE status = 'committed')",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
+    let db = TestDb::empty().await;
+    let (mut process, base) = start_serve(&db);
 
     let client = reqwest::Client::new();
     let resp = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 
-    let (clients, engagements): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM migration.client_accounts WHERE slug = 'demo'), \
-                (SELECT count(*) FROM migration.engagements)",
+    // The demo inventory: 240 generated servers, every tenth (from the tenth on) depending on
+    // an earlier one, imported through the product's import.
+    assert_eq!(
+        demo_counts(&db).await,
+        (1, 1, 240, 23, 1),
+        "demo client, engagement and imported inventory on first start"
+    );
+    let (named, scored): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE hostname LIKE 'srv%' AND fqdn LIKE '%.corp.example.com' \
+                                   AND environment IS NOT NULL AND os_type IS NOT NULL), \
+                count(*) FILTER (WHERE completeness_score > 0) \
+           FROM migration.assets",
     )
     .fetch_one(&db.owner)
     .await
     .unwrap();
-    assert_eq!(
-        (clients, engagements),
-        (1, 1),
-        "demo client and engagement on first start"
-    );
+    assert_eq!((named, scored), (240, 240), "mapped and scored demo assets");
 
+    process.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = wait_exit(&mut process.0, Duration::from_secs(15));
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+
+    // A second start seeds nothing more.
+    let (mut process, _) = start_serve(&db);
+    assert_eq!(demo_counts(&db).await, (1, 1, 240, 23, 1));
     process.signal(nix::sys::signal::Signal::SIGTERM);
     let status = wait_exit(&mut process.0, Duration::from_secs(15));
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");

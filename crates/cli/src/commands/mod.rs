@@ -8,6 +8,7 @@ mod db;
 mod demo;
 mod import;
 mod rotate_keys;
+mod sample_cmdb;
 mod serve;
 mod worker;
 
