@@ -18,7 +18,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 
 use super::bench::Scratch;
-use super::sample_cmdb::generate;
+use super::sample_cmdb::{HEADERS, generate};
 use crate::cli::BenchImportArgs;
 use crate::config::Settings;
 

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-const HEADERS: &[&str] = &[
+/// The columns of the generated export.
+pub const HEADERS: &[&str] = &[
     "CI ID",
     "Host Name",
     "FQDN",
@@ -125,4 +126,3 @@ pub fn generate(path: &Path, rows: u64) -> anyhow::Result<u64> {
     inner.flush()?;
     Ok(std::fs::metadata(path)?.len())
 }
-
