@@ -290,3 +290,95 @@ async fn refused_uploads_leave_nothing_and_garbled_files_fail_their_flow() {
     assert_eq!(s.assets().await, 0);
     s.stop();
 }
+
+#[tokio::test]
+async fn uploads_are_refused_beyond_the_clients_storage_quota() {
+    let s = setup(1 << 30).await;
+    let quota = |gb: Option<i32>| {
+        let (owner, client) = (s.server.db.owner.clone(), s.w.client_a);
+        async move {
+            sqlx::query("UPDATE migration.client_accounts SET storage_quota_gb = $1 WHERE id = $2")
+                .bind(gb)
+                .bind(client)
+                .execute(&owner)
+                .await
+                .unwrap();
+        }
+    };
+    let small = || form(&[("file", Some("a.csv"), b"hostname\nweb-1\n")]);
+
+    // A quota of 0 GB leaves no room: 409 limit_exceeded, nothing stored, no flow.
+    quota(Some(0)).await;
+    let (status, _, v) = s.upload(&s.w.analyst, small()).await;
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(v["error"]["code"], "limit_exceeded");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("storage quota of 0 GB"),
+        "{v}"
+    );
+    assert!(files_under(&s.upload_dir).is_empty());
+    assert_eq!(s.flows().await, 0);
+
+    // 1 GB, of which an earlier upload kept (a sparse file) leaves 1000 bytes.
+    let kept_dir = s
+        .upload_dir
+        .join(s.w.client_a.to_string())
+        .join(Uuid::new_v4().to_string());
+    std::fs::create_dir_all(&kept_dir).unwrap();
+    let kept = kept_dir.join("kept.csv");
+    std::fs::File::create(&kept)
+        .unwrap()
+        .set_len((1 << 30) - 1000)
+        .unwrap();
+    // Another client's uploads do not count against client A.
+    let theirs = s
+        .upload_dir
+        .join(s.w.client_b.to_string())
+        .join(Uuid::new_v4().to_string());
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::File::create(theirs.join("big.csv"))
+        .unwrap()
+        .set_len(1 << 31)
+        .unwrap();
+    quota(Some(1)).await;
+    // Over the room while streaming, and declared far over it: refused, the kept file stays.
+    for size in [1500, 200_000] {
+        let body = form(&[("file", Some("b.csv"), &vec![b'a'; size])]);
+        let (status, _, v) = s.upload(&s.w.analyst, body).await;
+        assert_eq!(
+            (status, &v["error"]["code"]),
+            (409, &"limit_exceeded".into()),
+            "{size}: {v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{} of 1073741824 bytes", (1u64 << 30) - 1000)),
+            "{v}"
+        );
+    }
+    assert_eq!(files_under(&s.upload_dir).len(), 2);
+    assert_eq!(s.flows().await, 0);
+    // What fits is accepted and counts while its flow keeps it (waiting for review).
+    let review = form(&[
+        ("file", Some("servers.csv"), REVIEW_CSV.as_bytes()),
+        ("threshold", None, b"0.95"),
+    ]);
+    let (status, headers, v) = s.upload(&s.w.analyst, review).await;
+    assert_eq!(status, 202, "{v}");
+    let location = headers["location"].to_str().unwrap().to_string();
+    s.wait(&location, "waiting_for_approval").await;
+    let body = || form(&[("file", Some("c.csv"), &vec![b'a'; 900])]);
+    let (status, _, v) = s.upload(&s.w.analyst, body()).await;
+    assert_eq!(status, 409, "{v}");
+
+    // Without a quota only imports.max_upload_bytes applies.
+    quota(None).await;
+    let (status, _, v) = s.upload(&s.w.analyst, body()).await;
+    assert_eq!(status, 202, "{v}");
+    s.stop();
+}

@@ -74,6 +74,16 @@ impl ImportSettings {
             .join(upload_id.to_string())
     }
 
+    /// The bytes of the client's kept uploads (waiting, failed within their retention, and in
+    /// progress: a partial file counts with what it has received), by file length. What counts
+    /// against the client's `storage_quota_gb`.
+    pub async fn client_usage_bytes(&self, client_account_id: Uuid) -> std::io::Result<u64> {
+        let dir = self.client_dir(client_account_id);
+        tokio::task::spawn_blocking(move || tree_bytes(&dir))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// Removes an uploaded file and its upload directory, if it is an upload of the client
     /// (anything else is left alone). Errors are logged: the hourly sweep tries again.
     pub async fn remove_upload(&self, client_account_id: Uuid, file: &Path) {
@@ -93,6 +103,31 @@ impl ImportSettings {
     }
 }
 
+/// The summed length of the files below `dir` (0 when it does not exist); entries removed
+/// while it walks are skipped, symbolic links are not followed.
+fn tree_bytes(dir: &Path) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut total = 0;
+    for entry in entries {
+        let entry = entry?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if meta.is_dir() {
+            total += tree_bytes(&entry.path())?;
+        } else if meta.is_file() {
+            total += meta.len();
+        }
+    }
+    Ok(total)
+}
+
 /// `$XDG_DATA_HOME/modernize/uploads` (`~/.local/share/modernize/uploads`), or
 /// `/var/lib/modernize/uploads` without a home directory.
 fn default_upload_dir() -> PathBuf {
@@ -108,6 +143,28 @@ fn default_upload_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn usage_sums_the_clients_uploads_only() {
+        let root = tempfile::tempdir().unwrap();
+        let settings = ImportSettings {
+            upload_dir: root.path().to_path_buf(),
+            ..ImportSettings::default()
+        };
+        let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(settings.client_usage_bytes(mine).await.unwrap(), 0);
+        for (client, name, len) in [
+            (mine, "a.csv", 10),
+            (mine, "b.xlsx", 2500),
+            (theirs, "c.csv", 7),
+        ] {
+            let dir = settings.upload_dir_of(client, Uuid::new_v4());
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), vec![b'x'; len]).unwrap();
+        }
+        assert_eq!(settings.client_usage_bytes(mine).await.unwrap(), 2510);
+        assert_eq!(settings.client_usage_bytes(theirs).await.unwrap(), 7);
+    }
 
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_key() {

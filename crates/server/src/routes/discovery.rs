@@ -2,8 +2,10 @@
 //! and applies it (see `modernize_engine::discovery`).
 //!
 //! The file is streamed to disk (never held in memory) under `imports.upload_dir`, in the
-//! client's directory, one directory per upload; the size limit is `imports.max_upload_bytes`,
-//! the time limit `imports.upload_timeout_secs` (instead of `server.request_timeout_secs`).
+//! client's directory, one directory per upload; the size limit is `imports.max_upload_bytes`
+//! and the room left in the client's `storage_quota_gb` (the uploads it keeps count against
+//! it), the time limit `imports.upload_timeout_secs` (instead of
+//! `server.request_timeout_secs`).
 //! On any failure (a timeout included) nothing is left on disk and no flow exists.
 
 use crate::auth::{Caller, audit};
@@ -81,7 +83,10 @@ pub struct DiscoveryImport {
 /// cleansing, identity reconciliation, dependencies, all or nothing) and reporting. The flow's
 /// progress and report are read with the flows API (`Location`). The upload must finish within
 /// `imports.upload_timeout_secs` and never send nothing for `imports.upload_idle_timeout_secs`
-/// (408 `upload_timeout` otherwise; nothing is kept).
+/// (408 `upload_timeout` otherwise; nothing is kept). A file larger than
+/// `imports.max_upload_bytes` is refused with 413 `payload_too_large`; one that does not fit the
+/// room left in the client's `storage_quota_gb` (taken by the uploads it keeps) with 409
+/// `limit_exceeded`.
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/engagements/{engagement_id}/discovery/imports",
     tag = "discovery",
     params(("client_id" = Uuid, Path), ("engagement_id" = Uuid, Path)),
@@ -89,7 +94,8 @@ pub struct DiscoveryImport {
     responses((status = 202, body = DiscoveryImport,
                headers(("Location" = String, description = "The discovery flow"))),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-              (status = 408, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
+              (status = 408, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 413, body = ErrorEnvelope),
               (status = 415, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn create_discovery_import(
@@ -102,28 +108,39 @@ pub async fn create_discovery_import(
         .authorize_engagement(&state, Action::WriteEngagement, client_id, engagement_id)
         .await?;
     let mut tx = modernize_db::tenant::begin(&state.db.app, scope).await?;
-    let exists: Option<(Uuid,)> = sqlx::query_as(
-        "SELECT id FROM migration.engagements WHERE id = $1 AND client_account_id = $2",
+    let engagement: Option<(Option<i32>,)> = sqlx::query_as(
+        "SELECT c.storage_quota_gb FROM migration.engagements e \
+           JOIN migration.client_accounts c ON c.id = e.client_account_id \
+          WHERE e.id = $1 AND e.client_account_id = $2",
     )
     .bind(engagement_id)
     .bind(client_id)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    if exists.is_none() {
+    let Some((quota_gb,)) = engagement else {
         return Err(ApiError::not_found("engagement"));
-    }
+    };
     let settings = state.imports.clone();
-    let limit = settings.max_upload_bytes;
+    let limit = match quota_gb {
+        Some(gb) => {
+            let used = settings
+                .client_usage_bytes(client_id)
+                .await
+                .map_err(ApiError::internal)?;
+            UploadLimit::with_quota(settings.max_upload_bytes, gb, used)
+        }
+        None => UploadLimit::plain(settings.max_upload_bytes),
+    };
     // A declared length far above the limit is refused before anything is read.
     if let Some(len) = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        && len > limit.saturating_add(64 * 1024)
+        && len > limit.bytes.saturating_add(64 * 1024)
     {
-        return Err(too_large(limit));
+        return Err(limit.exceeded());
     }
     let multipart = Multipart::from_request(request, &state)
         .await
@@ -137,7 +154,18 @@ pub async fn create_discovery_import(
     let dir = settings.upload_dir_of(client_id, upload_id);
     // Removes the upload directory unless the flow was created.
     let mut guard = Cleanup(Some(dir.clone()));
-    let form = read_form(multipart, &settings, &dir).await?;
+    let form = read_form(multipart, &settings, &limit, &dir).await?;
+    // Uploads of the client that ran at the same time count too: the quota holds once every
+    // one of them has been stored.
+    if let Some(quota) = &limit.quota {
+        let used = settings
+            .client_usage_bytes(client_id)
+            .await
+            .map_err(ApiError::internal)?;
+        if used > quota.bytes {
+            return Err(quota.exceeded(used));
+        }
+    }
 
     let mut c = Checks::new();
     let dry_run = match form.dry_run.as_deref().map(str::trim) {
@@ -266,11 +294,68 @@ struct Form {
     source_system: Option<String>,
 }
 
-fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("the file exceeds the upload limit of {limit} bytes"),
-    )
+/// How many bytes an upload may have: `imports.max_upload_bytes`, or less when the client's
+/// storage quota has less room left.
+struct UploadLimit {
+    bytes: u64,
+    max_upload_bytes: u64,
+    quota: Option<Quota>,
+}
+
+/// The client's `storage_quota_gb` (GB of 2^30 bytes) and the bytes of uploads it keeps.
+struct Quota {
+    gb: i32,
+    bytes: u64,
+    used: u64,
+}
+
+impl UploadLimit {
+    fn plain(max_upload_bytes: u64) -> UploadLimit {
+        UploadLimit {
+            bytes: max_upload_bytes,
+            max_upload_bytes,
+            quota: None,
+        }
+    }
+
+    fn with_quota(max_upload_bytes: u64, gb: i32, used: u64) -> UploadLimit {
+        let bytes = u64::try_from(gb).unwrap_or(0).saturating_mul(1 << 30);
+        let room = bytes.saturating_sub(used);
+        UploadLimit {
+            bytes: max_upload_bytes.min(room),
+            max_upload_bytes,
+            quota: Some(Quota { gb, bytes, used }),
+        }
+    }
+
+    /// The error of an upload larger than [`UploadLimit::bytes`]: the quota's when it is the
+    /// tighter limit.
+    fn exceeded(&self) -> ApiError {
+        match &self.quota {
+            Some(q) if self.bytes < self.max_upload_bytes => q.exceeded(q.used),
+            _ => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the file exceeds the upload limit of {} bytes",
+                    self.max_upload_bytes
+                ),
+            ),
+        }
+    }
+}
+
+impl Quota {
+    fn exceeded(&self, used: u64) -> ApiError {
+        ApiError::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "the upload does not fit the client's storage quota of {} GB: {used} of {} bytes \
+                 are taken by kept uploads; complete or cancel earlier discovery imports, or \
+                 raise storage_quota_gb",
+                self.gb, self.bytes
+            ),
+        )
+    }
 }
 
 fn malformed(e: MultipartError) -> ApiError {
@@ -312,6 +397,7 @@ fn field_error(field: &str, message: &str) -> ApiError {
 async fn read_form(
     mut multipart: Multipart,
     settings: &ImportSettings,
+    limit: &UploadLimit,
     dir: &Path,
 ) -> Result<Form, ApiError> {
     let mut form = Form::default();
@@ -322,7 +408,7 @@ async fn read_form(
                 if form.file.is_some() {
                     return Err(field_error("file", "only one file per upload"));
                 }
-                form.file = Some(store_file(field, settings, dir).await?);
+                form.file = Some(store_file(field, settings, limit, dir).await?);
             }
             "dry_run" | "threshold" | "source_system" => {
                 let value = small_text(field, &name, settings).await?;
@@ -386,10 +472,11 @@ fn safe_name(raw: Option<&str>) -> String {
     }
 }
 
-/// Streams the file part to `<dir>/<name>`, counting and hashing; refuses it past the limit.
+/// Streams the file part to `<dir>/<name>`, counting and hashing; refuses it past `limit`.
 async fn store_file(
     mut field: Field<'_>,
     settings: &ImportSettings,
+    limit: &UploadLimit,
     dir: &Path,
 ) -> Result<StoredFile, ApiError> {
     let name = safe_name(field.file_name());
@@ -404,8 +491,8 @@ async fn store_file(
     let mut size: u64 = 0;
     while let Some(chunk) = within_idle_limit(settings, field.chunk()).await? {
         size += chunk.len() as u64;
-        if size > settings.max_upload_bytes {
-            return Err(too_large(settings.max_upload_bytes));
+        if size > limit.bytes {
+            return Err(limit.exceeded());
         }
         hasher.update(&chunk);
         out.write_all(&chunk).await.map_err(ApiError::internal)?;
