@@ -235,6 +235,16 @@ async fn serve_migrates_seeds_the_demo_answers_and_stops_on_sigterm() {
     .await
     .unwrap();
     assert_eq!((named, scored), (240, 240), "mapped and scored demo assets");
+    // Every column is mapped with confidence; the OS version column is named by its product.
+    let (review, bare_versions): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM migration.import_column_mappings \
+                  WHERE status <> 'approved' OR target_kind <> 'attribute'), \
+                (SELECT count(*) FROM migration.assets WHERE os_version !~ '^[A-Z].* [0-9]')",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!((review, bare_versions), (0, 0));
 
     process.signal(nix::sys::signal::Signal::SIGTERM);
     let status = wait_exit(&mut process.0, Duration::from_secs(15));

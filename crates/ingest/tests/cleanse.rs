@@ -99,6 +99,66 @@ fn operating_systems() {
 }
 
 #[test]
+fn a_bare_os_version_takes_the_product_of_the_os_column() {
+    for (os_name, version, family, expected) in [
+        (
+            "Red Hat Enterprise Linux 8",
+            "8.6",
+            "linux",
+            "Red Hat Enterprise Linux 8.6",
+        ),
+        (
+            "SUSE Linux Enterprise Server 15",
+            "15 SP4",
+            "linux",
+            "SUSE Linux Enterprise Server 15 SP4",
+        ),
+        ("Oracle Linux 7", "7.9", "linux", "Oracle Linux 7.9"),
+        ("Ubuntu 20.04 LTS", "20.04", "linux", "Ubuntu 20.04"),
+        ("CentOS", "7.9.2009", "linux", "CentOS 7.9.2009"),
+        // A build number that does not continue the product's version keeps both.
+        (
+            "Microsoft Windows Server 2019 Standard",
+            "10.0.17763",
+            "windows",
+            "Windows Server 2019 (10.0.17763)",
+        ),
+        // A version column that names its product stays as it is.
+        (
+            "Red Hat Enterprise Linux 8",
+            "RHEL 8.8",
+            "linux",
+            "Red Hat Enterprise Linux 8.8",
+        ),
+    ] {
+        let a = one(
+            &["Server Name", "Operating System", "OS Version"],
+            &["web-01", os_name, version],
+        );
+        assert_eq!(text(&a, A::OsType), Some(family), "{os_name} / {version}");
+        assert_eq!(
+            text(&a, A::OsVersion),
+            Some(expected),
+            "{os_name} / {version}"
+        );
+        assert!(codes(&a).is_empty(), "{:?}", codes(&a));
+    }
+    // Named from two columns: the version's provenance says it was derived.
+    let a = one(
+        &["Server Name", "Operating System", "OS Version"],
+        &["web-01", "Red Hat Enterprise Linux 8", "8.6"],
+    );
+    let p = &a.provenance[&A::OsVersion];
+    assert_eq!((p.column.as_str(), p.derived), ("OS Version", true));
+    // An unrecognised OS names nothing: the version stays bare.
+    let a = one(
+        &["Server Name", "Operating System", "OS Version"],
+        &["web-01", "PlanetOS", "8.6"],
+    );
+    assert_eq!(text(&a, A::OsVersion), Some("8.6"));
+}
+
+#[test]
 fn enumerations_and_booleans() {
     let env = [
         ("prod", "production"),

@@ -634,8 +634,8 @@ fn conflicts_are_resolved_by_confidence() {
     // Stronger evidence wins whatever the order: values decide between two OS columns.
     let headers = s(&["OS Version", "OS Name"]);
     let samples = rows(&[
-        &["10.0.17763", "Microsoft Windows Server 2019 Datacenter"],
-        &["6.3.9600", "Microsoft Windows Server 2012 R2 Standard"],
+        &["see notes", "Microsoft Windows Server 2019 Datacenter"],
+        &["unknown", "Microsoft Windows Server 2012 R2 Standard"],
     ]);
     let m = propose(&headers, &samples, &Hints::default());
     assert_eq!(target_of(&m, "OS Name"), Target::Attribute(A::OsVersion));
@@ -643,6 +643,15 @@ fn conflicts_are_resolved_by_confidence() {
         target_of(&m, "OS Version"),
         Target::Custom("os_version".into())
     );
+    // Build numbers are versions: the product names then take os_type (and cleansing names
+    // the version's product, "Windows Server 2019 (10.0.17763)").
+    let samples = rows(&[
+        &["10.0.17763", "Microsoft Windows Server 2019 Datacenter"],
+        &["6.3.9600", "Microsoft Windows Server 2012 R2 Standard"],
+    ]);
+    let m = propose(&headers, &samples, &Hints::default());
+    assert_eq!(target_of(&m, "OS Version"), Target::Attribute(A::OsVersion));
+    assert_eq!(target_of(&m, "OS Name"), Target::Attribute(A::OsType));
 }
 
 #[test]
@@ -788,4 +797,46 @@ fn deterministic_and_linear_on_wide_tables() {
     let mut customs: Vec<&Target> = a.iter().map(|m| &m.target).collect();
     customs.dedup();
     assert_eq!(customs.len(), 200, "custom names are unique");
+}
+
+#[test]
+fn an_os_name_column_beside_an_os_version_column_maps_to_the_os_family() {
+    // CMDB exports often split the product ("Operating System") from its version number.
+    let headers = s(&["Host Name", "Operating System", "OS Version"]);
+    let samples = rows(&[
+        &[
+            "web-01",
+            "Microsoft Windows Server 2019 Standard",
+            "10.0.17763",
+        ],
+        &["db-01", "Red Hat Enterprise Linux 8", "8.6"],
+        &["app-01", "SUSE Linux Enterprise Server 15", "15 SP4"],
+        &["ora-01", "Oracle Linux 7", "7.9"],
+        &["ubu-01", "Ubuntu 20.04 LTS", "20.04"],
+    ]);
+    let m = propose(&headers, &samples, &Hints::default());
+    assert_unique_attributes(&m);
+    for (header, attr) in [
+        ("Operating System", A::OsType),
+        ("OS Version", A::OsVersion),
+    ] {
+        let c = find(&m, header);
+        assert_eq!(c.target, Target::Attribute(attr), "{header}: {}", c.reason);
+        assert_eq!(c.status, MappingStatus::Approved, "{header}: {}", c.reason);
+    }
+    assert!(
+        find(&m, "OS Version").reason.contains("5/5 sampled values"),
+        "{}",
+        find(&m, "OS Version").reason
+    );
+    // Alone, an operating-system column still carries product and version.
+    let m = propose(
+        &s(&["Host Name", "Operating System"]),
+        &samples.iter().map(|r| r[..2].to_vec()).collect::<Vec<_>>(),
+        &Hints::default(),
+    );
+    assert_eq!(
+        target_of(&m, "Operating System"),
+        Target::Attribute(A::OsVersion)
+    );
 }

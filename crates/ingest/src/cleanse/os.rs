@@ -43,6 +43,12 @@ pub struct OsInfo {
 }
 
 impl OsInfo {
+    /// Whether the value said more than the family: a product ("Ubuntu") or a version
+    /// ("Windows 2019"), not only "Linux" or "Windows".
+    pub fn names_a_product(&self) -> bool {
+        self.version.is_some() || !matches!(self.product, "Linux" | "Windows" | "Unix")
+    }
+
     /// The value stored in `os_version`: product and version, e.g. "Windows Server 2019".
     pub fn display(&self) -> String {
         match &self.version {
@@ -125,6 +131,16 @@ const NOISE: &[&str] = &[
     "microsoft",
     "or later",
 ];
+
+/// Whether the version number `bare` continues `written` at a component boundary: "8.6"
+/// continues "8", "15 SP4" continues "15"; "10.0.17763" does not continue "2019".
+pub fn version_continues(bare: &str, written: &str) -> bool {
+    let (bare, written) = (bare.to_ascii_lowercase(), written.to_ascii_lowercase());
+    bare == written
+        || bare
+            .strip_prefix(&written)
+            .is_some_and(|rest| rest.starts_with(['.', ' ']))
+}
 
 /// Recognises an operating system value; `None` when no known product or family appears
 /// (including version-only values such as "10.0.17763").

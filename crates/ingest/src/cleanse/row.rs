@@ -14,6 +14,9 @@ use crate::record::Record;
 pub(super) struct Row {
     pub(super) asset: CleansedAsset,
     os_family_from_version: Option<(&'static str, String, f64)>,
+    /// The operating system recognised in the `os_type` column: it names the product of a
+    /// bare version number in `os_version` ("8.6" of "Red Hat Enterprise Linux 8").
+    os_from_type: Option<os::OsInfo>,
 }
 
 impl Row {
@@ -28,6 +31,7 @@ impl Row {
                 provenance: BTreeMap::new(),
             },
             os_family_from_version: None,
+            os_from_type: None,
         }
     }
 
@@ -160,7 +164,11 @@ impl Row {
 
     fn os_type(&mut self, plan: &ColumnPlan, value: &str) -> String {
         match os::parse_os(value) {
-            Some(info) => info.family.as_str().to_string(),
+            Some(info) => {
+                let family = info.family.as_str().to_string();
+                self.os_from_type = Some(info);
+                family
+            }
             None => {
                 self.issue(
                     IssueCode::UnknownOs,
@@ -366,6 +374,41 @@ impl Row {
         );
     }
 
+    /// A bare version number in `os_version` ("8.6", "10.0.17763", "15 SP4") takes the product
+    /// that the `os_type` column names: "Red Hat Enterprise Linux 8.6". When the version does
+    /// not continue the one written there, both are kept: "Windows Server 2019 (10.0.17763)".
+    /// A column that names only the family ("Linux") leaves the version as written.
+    fn name_bare_os_version(&mut self) {
+        let Some(info) = self.os_from_type.take().filter(os::OsInfo::names_a_product) else {
+            return;
+        };
+        let Some(bare) = self
+            .asset
+            .text(AssetAttribute::OsVersion)
+            .filter(|v| os::parse_os(v).is_none() && v.starts_with(|c: char| c.is_ascii_digit()))
+            .map(str::to_string)
+        else {
+            return;
+        };
+        let named = match &info.version {
+            Some(written) if !os::version_continues(&bare, written) => {
+                format!("{} {written} ({bare})", info.product)
+            }
+            _ => format!("{} {bare}", info.product),
+        };
+        let max_len = match AssetAttribute::OsVersion.kind() {
+            ValueKind::Text { max_len } => max_len,
+            _ => named.len(),
+        };
+        let (named, _) = text::truncate(named, max_len);
+        self.asset
+            .values
+            .insert(AssetAttribute::OsVersion, Value::Text(named));
+        if let Some(p) = self.asset.provenance.get_mut(&AssetAttribute::OsVersion) {
+            p.derived = true;
+        }
+    }
+
     /// Fills gaps from other attributes and checks that the asset can be named.
     pub(super) fn finish(&mut self) {
         if !self.asset.has(AssetAttribute::OsType)
@@ -383,6 +426,7 @@ impl Row {
                 },
             );
         }
+        self.name_bare_os_version();
         // A host name written as an FQDN: keep the short name, and the FQDN if none.
         if let Some(h) = self
             .asset

@@ -26,11 +26,12 @@ pub enum ValueShape {
     Size,
     Percent,
     Email,
+    Version,
     Text,
 }
 
 impl ValueShape {
-    pub const ALL: [ValueShape; 16] = [
+    pub const ALL: [ValueShape; 17] = [
         ValueShape::Ip,
         ValueShape::IpList,
         ValueShape::Mac,
@@ -46,6 +47,7 @@ impl ValueShape {
         ValueShape::Size,
         ValueShape::Percent,
         ValueShape::Email,
+        ValueShape::Version,
         ValueShape::Text,
     ];
 
@@ -67,6 +69,7 @@ impl ValueShape {
             ValueShape::Size => "sizes with units",
             ValueShape::Percent => "percentages",
             ValueShape::Email => "e-mail addresses",
+            ValueShape::Version => "version numbers",
             ValueShape::Text => "free text",
         }
     }
@@ -102,6 +105,9 @@ pub fn classify(raw: &str) -> ValueShape {
             ValueShape::Decimal
         };
     }
+    if is_version(v) {
+        return ValueShape::Version;
+    }
     if let Some(num) = v.strip_suffix('%')
         && size::parse_number(num).is_some()
     {
@@ -130,6 +136,33 @@ pub fn classify(raw: &str) -> ValueShape {
         return ValueShape::HostName;
     }
     ValueShape::Text
+}
+
+/// A version number of several parts, optionally with a service pack or release qualifier:
+/// "10.0.17763", "7.9.2009", "15 SP4", "2008 R2", "6.5 U3" (a plain "8.6" is a decimal).
+pub fn is_version(v: &str) -> bool {
+    let mut tokens = v.split_whitespace();
+    let Some(number) = tokens.next() else {
+        return false;
+    };
+    let parts: Vec<&str> = number.split('.').collect();
+    let numeric = parts.len() <= 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
+    let qualifier = match (tokens.next(), tokens.next()) {
+        (None, _) => None,
+        (Some(q), None) => Some(q),
+        (Some(_), Some(_)) => return false,
+    };
+    let qualified = qualifier.is_some_and(|q| {
+        let q = q.to_ascii_uppercase();
+        ["SP", "R", "U"].iter().any(|prefix| {
+            q.strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    });
+    numeric && (qualified || (qualifier.is_none() && parts.len() > 2))
 }
 
 /// 8-4-4-4-12 hexadecimal, or 32 hexadecimal digits (ServiceNow sys_id).
@@ -175,7 +208,7 @@ pub fn is_fqdn(v: &str) -> bool {
 pub struct ColumnProfile {
     /// Sampled values that are not empty (after cleaning placeholders such as "N/A").
     pub non_empty: usize,
-    counts: [usize; 16],
+    counts: [usize; ValueShape::ALL.len()],
     numbers: Vec<f64>,
 }
 
@@ -285,7 +318,7 @@ pub fn compatible(attribute: AssetAttribute) -> Option<(&'static [ValueShape], &
         A::Hostname => (&[S::HostName, S::Fqdn], "host names"),
         A::OsType => (&[S::Os], "operating system names"),
         A::OsVersion => (
-            &[S::Os, S::Integer, S::Decimal],
+            &[S::Os, S::Integer, S::Decimal, S::Version],
             "operating system names or versions",
         ),
         A::Environment => (&[S::Environment], "environment names"),
@@ -325,5 +358,18 @@ mod tests {
         assert_eq!(classify("poweredOn"), ValueShape::Boolean);
         assert_eq!(classify("John Doe <jdoe@example.com>"), ValueShape::Email);
         assert_eq!(classify("Legacy customers service"), ValueShape::Text);
+        for v in ["10.0.17763", "7.9.2009", "15 SP4", "2008 R2", "6.5 U3"] {
+            assert_eq!(classify(v), ValueShape::Version, "{v}");
+        }
+        assert_eq!(classify("8.6"), ValueShape::Decimal);
+        for v in [
+            "1.2.3.4.5",
+            "15 SP",
+            "v1.2.3",
+            "3 apples",
+            "10.0.17763 beta",
+        ] {
+            assert_ne!(classify(v), ValueShape::Version, "{v}");
+        }
     }
 }
