@@ -104,6 +104,13 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Apply the retention now (section [retention]; serve and worker do it hourly): delete
+    /// finished jobs and drop dated partitions past their period.
+    Prune {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start the embedded database (no-op when DATABASE_URL is set or it already runs).
     Start,
     /// Stop the embedded database.

@@ -26,6 +26,7 @@ pub struct Settings {
     pub vault: modernize_server::settings::VaultSettings,
     pub worker: modernize_engine::WorkerSettings,
     pub imports: modernize_engine::discovery::ImportSettings,
+    pub retention: modernize_db::retention::RetentionSettings,
 }
 
 /// Section `[embedded]`: the embedded PostgreSQL used when no database URL is configured.
@@ -100,6 +101,7 @@ const SECTIONS: &[&str] = &[
     "auth__",
     "vault__",
     "imports__",
+    "retention__",
 ];
 
 impl Settings {
@@ -162,6 +164,7 @@ impl Settings {
         }
         self.worker.validate().map_err(anyhow::Error::msg)?;
         self.imports.validate().map_err(anyhow::Error::msg)?;
+        self.retention.validate().map_err(anyhow::Error::msg)?;
         if self.server.request_timeout_secs == 0 {
             bail!("server.request_timeout_secs must be at least 1");
         }

@@ -151,6 +151,47 @@ async fn db_migrate_applies_everything_once_and_status_reports_it() {
 }
 
 #[tokio::test]
+async fn db_prune_applies_the_configured_retention() {
+    let db = TestDb::new().await;
+    sqlx::query(
+        "INSERT INTO migration.jobs (kind, status, finished_at) \
+         VALUES ('old', 'succeeded', now() - interval '3 days'), \
+                ('new', 'succeeded', now() - interval '1 hour'), \
+                ('dead', 'dead', now() - interval '3 days')",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let out = run(modernize()
+        .env("DATABASE_URL", db.owner_url())
+        .env("MODERNIZE_RETENTION__SUCCEEDED_JOBS_DAYS", "2")
+        .args(["db", "prune", "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({"succeeded_jobs": 1, "dead_jobs": 0, "partitions": []})
+    );
+    let (kinds,): (Vec<String>,) =
+        sqlx::query_as("SELECT array_agg(kind ORDER BY kind) FROM migration.jobs")
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(kinds, ["dead", "new"]);
+    // A bad value stops the command with a message naming the key.
+    let out = run(modernize()
+        .env("DATABASE_URL", db.owner_url())
+        .env("MODERNIZE_RETENTION__DEAD_JOBS_DAYS", "-1")
+        .args(["db", "prune"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("dead_jobs_days"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
 async fn db_url_prints_the_configured_database_and_the_runtime_role() {
     let db = TestDb::empty().await;
     let url = db.owner_url();

@@ -8,8 +8,10 @@ pub mod credentials;
 pub mod embedded;
 pub mod error;
 pub mod identity;
+pub mod maintenance;
 pub mod migrate;
 pub mod partitions;
+pub mod retention;
 pub mod tenant;
 pub mod users;
 

@@ -7,7 +7,6 @@
 
 use crate::error::DbError;
 use sqlx::PgPool;
-use std::time::Duration;
 
 /// Creates the partitions due; returns how many were created.
 pub async fn ensure(pool: &PgPool) -> Result<i32, DbError> {
@@ -18,17 +17,6 @@ pub async fn ensure(pool: &PgPool) -> Result<i32, DbError> {
         tracing::info!(created, "created table partitions");
     }
     Ok(created)
-}
-
-/// Runs `ensure` now and then every `every` until the task is dropped or aborted.
-pub async fn maintain(pool: PgPool, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        if let Err(error) = ensure(&pool).await {
-            tracing::error!(%error, "partition maintenance failed");
-        }
-    }
 }
 
 /// One partition as reported by `db status`.

@@ -50,6 +50,29 @@ pub async fn run(cmd: DbCommand, settings: Settings) -> anyhow::Result<()> {
                 println!("DATABASE_URL is set ({}); nothing to stop", redact(url));
             }
         },
+        DbCommand::Prune { json } => {
+            // As `serve` and `worker` do hourly: migrated, through the runtime role.
+            let db = super::open_migrated(&settings).await?;
+            let pruned = modernize_db::retention::apply(&db.app, &settings.retention).await;
+            db.app.close().await;
+            db.owner.close().await;
+            let pruned = pruned?;
+            if json {
+                println!("{}", serde_json::to_string(&pruned)?);
+            } else {
+                println!(
+                    "removed {} succeeded job(s), {} dead job(s), {} partition(s){}",
+                    pruned.succeeded_jobs,
+                    pruned.dead_jobs,
+                    pruned.partitions.len(),
+                    if pruned.partitions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", pruned.partitions.join(", "))
+                    }
+                );
+            }
+        }
         DbCommand::Url { app } => {
             let owner_url = source.ensure_available().await?;
             let url = if app {

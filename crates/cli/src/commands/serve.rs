@@ -22,9 +22,10 @@ pub async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
     let address = listener.local_addr()?;
     let background = (!args.no_worker).then(|| {
-        tokio::spawn(modernize_db::partitions::maintain(
+        tokio::spawn(modernize_db::maintenance::run(
             db.app.clone(),
-            super::worker::PARTITION_CHECK_EVERY,
+            super::worker::MAINTENANCE_EVERY,
+            settings.retention.clone(),
         ))
     });
     let (jobs_stop_tx, jobs_stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -7,8 +7,9 @@ use modernize_engine::flows::{FlowRegistry, RunPhase};
 use modernize_engine::queue::{Registry, Worker};
 use std::time::Duration;
 
-/// How often time partitions are checked (creation is idempotent and cheap).
-pub const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(3600);
+/// How often partitions are created ahead and the retention applied (both idempotent and
+/// cheap when nothing is due).
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The job kinds this build runs. Each feature that defines a job kind registers its handler
 /// here.
@@ -56,9 +57,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // sent right after that line is handled (gracefully) rather than killing the process.
     let shutdown = stop_signals()?;
     tracing::info!("worker running");
-    let maintenance = tokio::spawn(modernize_db::partitions::maintain(
+    let maintenance = tokio::spawn(modernize_db::maintenance::run(
         db.app.clone(),
-        PARTITION_CHECK_EVERY,
+        MAINTENANCE_EVERY,
+        settings.retention.clone(),
     ));
     // Returns after SIGINT/SIGTERM once running jobs finished or were released.
     job_worker(&db, &settings).run(shutdown).await?;
