@@ -123,6 +123,25 @@ fn a_bare_os_version_takes_the_product_of_the_os_column() {
             "windows",
             "Windows Server 2019 (10.0.17763)",
         ),
+        // A Windows Server build names its release when the product column has none.
+        (
+            "Microsoft Windows Server",
+            "10.0.20348",
+            "windows",
+            "Windows Server 2022 (10.0.20348)",
+        ),
+        (
+            "Windows Server",
+            "6.3.9600",
+            "windows",
+            "Windows Server 2012 R2 (6.3.9600)",
+        ),
+        (
+            "Windows Server",
+            "10.0.99999",
+            "windows",
+            "Windows Server 10.0.99999",
+        ),
         // A version column that names its product stays as it is.
         (
             "Red Hat Enterprise Linux 8",

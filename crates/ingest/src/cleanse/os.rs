@@ -142,6 +142,28 @@ pub fn version_continues(bare: &str, written: &str) -> bool {
             .is_some_and(|rest| rest.starts_with(['.', ' ']))
 }
 
+/// The Windows Server release of a build number ("10.0.17763" → "2019"); `None` for builds
+/// not listed (client releases share build numbers, so this is for servers only).
+pub fn windows_server_release(build: &str) -> Option<&'static str> {
+    const RELEASES: &[(&str, &str)] = &[
+        ("6.0.6001", "2008"),
+        ("6.0.6002", "2008"),
+        ("6.0.6003", "2008"),
+        ("6.1.7600", "2008 R2"),
+        ("6.1.7601", "2008 R2"),
+        ("6.2.9200", "2012"),
+        ("6.3.9600", "2012 R2"),
+        ("10.0.14393", "2016"),
+        ("10.0.17763", "2019"),
+        ("10.0.20348", "2022"),
+        ("10.0.26100", "2025"),
+    ];
+    RELEASES
+        .iter()
+        .find(|(prefix, _)| version_continues(build, prefix))
+        .map(|(_, release)| *release)
+}
+
 /// Recognises an operating system value; `None` when no known product or family appears
 /// (including version-only values such as "10.0.17763").
 pub fn parse_os(raw: &str) -> Option<OsInfo> {

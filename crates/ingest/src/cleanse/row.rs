@@ -376,7 +376,8 @@ impl Row {
 
     /// A bare version number in `os_version` ("8.6", "10.0.17763", "15 SP4") takes the product
     /// that the `os_type` column names: "Red Hat Enterprise Linux 8.6". When the version does
-    /// not continue the one written there, both are kept: "Windows Server 2019 (10.0.17763)".
+    /// not continue the one written there, both are kept: "Windows Server 2019 (10.0.17763)";
+    /// a known Windows Server build names its release when the product column has none.
     /// A column that names only the family ("Linux") leaves the version as written.
     fn name_bare_os_version(&mut self) {
         let Some(info) = self.os_from_type.take().filter(os::OsInfo::names_a_product) else {
@@ -390,7 +391,13 @@ impl Row {
         else {
             return;
         };
-        let named = match &info.version {
+        // A Windows Server build number names its release when the product column has none.
+        let written = info.version.as_deref().or_else(|| {
+            (info.product == "Windows Server")
+                .then(|| os::windows_server_release(&bare))
+                .flatten()
+        });
+        let named = match written {
             Some(written) if !os::version_continues(&bare, written) => {
                 format!("{} {written} ({bare})", info.product)
             }
